@@ -1,0 +1,1 @@
+"""Placeholder: lands with a later issue (see DESIGN.md)."""

@@ -1,0 +1,291 @@
+"""Turn whatever a model wrote into ``ToolCall``s. Model output is data: parsed, never evaluated.
+
+Formats understood, tried in this order on text:
+
+1. Qwen/Hermes ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` blocks, one or many
+   (an unclosed last block, from a cut-off generation, is still tried);
+2. fenced code blocks (```` ```json ````) holding a call object, a list of them, or Python calls;
+3. the whole reply as a bare JSON object or list of call objects;
+4. the whole reply as Python call syntax, ``[f(a=1), mod.g(b="x")]``, read with :mod:`ast` and
+   a literal-only walker (BFCL prompt-mode models write this).
+
+Structured inputs (an OpenAI ``tool_calls`` list, an assistant message dict) are read directly.
+Near-valid JSON is repaired with json-repair. A parser never raises on model output; what does
+not decode is reported in ``ParseResult.problems``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import json_repair
+
+from voice_agent.tools._types import ParseResult, ToolCall, new_call_id
+
+__all__ = ["parse_python_calls", "parse_tool_calls"]
+
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+_MAX_REPAIR = 64_000
+"""Longest text handed to json-repair; beyond this, garbage is garbage."""
+_MAX_DEPTH = 64
+"""Deepest nesting the literal walker follows; deeper input is refused, not recursed into."""
+
+
+class _Undecodable(ValueError):
+    """Internal: one piece of output did not decode; the message says why."""
+
+
+def _check_finite(value: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise _Undecodable(f"nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Undecodable("NaN and Infinity are not valid argument values")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_finite(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_finite(v, depth + 1)
+    return value
+
+
+def _loads(text: str) -> Any:
+    """JSON, then repaired JSON; raises _Undecodable with the reason."""
+    try:
+        return _check_finite(json.loads(text))
+    except _Undecodable:
+        raise
+    except (ValueError, RecursionError) as e:
+        first = e
+    if len(text) > _MAX_REPAIR:
+        raise _Undecodable(f"invalid JSON ({first}) and too long to repair")
+    try:
+        repaired = json_repair.loads(text, skip_json_loads=True)
+    except Exception as e:  # json-repair's own failures are not worth more than a message
+        raise _Undecodable(f"invalid JSON ({first}); repair failed: {e}") from e
+    if repaired in ("", None) or isinstance(repaired, str | int | float | bool):
+        raise _Undecodable(f"invalid JSON ({first})")
+    return _check_finite(repaired)
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        raw = _loads(raw) if raw.strip() else {}
+    if not isinstance(raw, dict):
+        raise _Undecodable(f"arguments must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _call_from_object(obj: Any, known: Collection[str] | None) -> list[ToolCall]:
+    """One JSON value in any known call shape → calls (raises _Undecodable otherwise)."""
+    if isinstance(obj, list):
+        return [c for item in obj for c in _call_from_object(item, known)]
+    if not isinstance(obj, dict):
+        raise _Undecodable(f"expected a call object, got {type(obj).__name__}")
+    if "tool_calls" in obj:  # an OpenAI assistant message
+        return _call_from_object(obj["tool_calls"] or [], known)
+    if isinstance(obj.get("function"), dict):  # an OpenAI tool_call entry
+        fn = obj["function"]
+        call_id = obj.get("id") if isinstance(obj.get("id"), str) else new_call_id()
+        return [ToolCall(name=_name(fn.get("name")), arguments=_arguments(fn.get("arguments")),
+                         id=call_id)]
+    if "name" in obj and ("arguments" in obj or "parameters" in obj or len(obj) == 1):
+        raw = obj.get("arguments", obj.get("parameters"))
+        call_id = obj.get("id") if isinstance(obj.get("id"), str) else new_call_id()
+        return [ToolCall(name=_name(obj["name"]), arguments=_arguments(raw), id=call_id)]
+    if len(obj) == 1:  # BFCL style {"fn": {args}} or {"fn": "<json args>"}
+        (name, raw), = obj.items()
+        if known is None or name in known:
+            return [ToolCall(name=_name(name), arguments=_arguments(raw))]
+    raise _Undecodable(f"object with keys {sorted(obj)[:5]} is not a tool call")
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Undecodable("tool name must be a non-empty string")
+    return value.strip()
+
+
+# --- Python call syntax -----------------------------------------------------------------------
+
+_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+
+
+def _literal(node: ast.AST, depth: int = 0) -> Any:
+    """The value of a literal expression; anything that would need running code is refused."""
+    if depth > _MAX_DEPTH:
+        raise _Undecodable(f"nested deeper than {_MAX_DEPTH} levels")
+    match node:
+        case ast.Constant(value=value) if value is not Ellipsis and not isinstance(value, bytes):
+            if isinstance(value, complex):
+                raise _Undecodable("complex numbers are not valid arguments")
+            return _check_finite(value)
+        case ast.UnaryOp(op=ast.USub() | ast.UAdd() as op, operand=operand):
+            value = _literal(operand, depth + 1)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _Undecodable("a sign applies only to numbers")
+            return -value if isinstance(op, ast.USub) else value
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINOPS:
+            a, b = _literal(left, depth + 1), _literal(right, depth + 1)
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b)):
+                raise _Undecodable("arithmetic applies only to numbers")
+            if isinstance(op, ast.Div) and b == 0:
+                raise _Undecodable("division by zero in an argument")
+            return _check_finite(_BINOPS[type(op)](a, b))
+        case ast.List(elts=elts) | ast.Tuple(elts=elts) | ast.Set(elts=elts):
+            return [_literal(e, depth + 1) for e in elts]
+        case ast.Dict(keys=keys, values=values):
+            out: dict[Any, Any] = {}
+            for k, v in zip(keys, values, strict=True):
+                if k is None:
+                    raise _Undecodable("'**' unpacking is not a literal")
+                key = _literal(k, depth + 1)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    raise _Undecodable("dictionary keys must be strings or numbers")
+                out[key] = _literal(v, depth + 1)
+            return out
+        case ast.Name(id=ident):  # a bare word: models write enum values unquoted
+            return ident
+    raise _Undecodable(f"{type(node).__name__} is not a literal value")
+
+
+def _dotted(node: ast.AST) -> str:
+    match node:
+        case ast.Name(id=ident):
+            return ident
+        case ast.Attribute(value=value, attr=attr):
+            return f"{_dotted(value)}.{attr}"
+    raise _Undecodable("a call must name a function, like f(...) or module.f(...)")
+
+
+def parse_python_calls(text: str) -> list[ToolCall]:
+    """Parse ``[f(a=1), mod.g(b="x")]`` (or one bare call) into calls, without running anything.
+
+    Raises:
+        ValueError: the text is not a list of calls with literal keyword arguments.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise _Undecodable(f"not Python call syntax: {e}") from None
+    body = tree.body
+    nodes = body.elts if isinstance(body, ast.List | ast.Tuple) else [body]
+    calls = []
+    for node in nodes:
+        if not isinstance(node, ast.Call):
+            raise _Undecodable(f"expected a function call, found {type(node).__name__}")
+        if node.args:
+            raise _Undecodable(f"{_dotted(node.func)}: use keyword arguments, not positional")
+        args: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise _Undecodable("'**' unpacking is not a literal")
+            args[kw.arg] = _literal(kw.value)
+        calls.append(ToolCall(name=_dotted(node.func), arguments=args))
+    return calls
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def _decode_block(body: str, known: Collection[str] | None) -> list[ToolCall]:
+    body = body.strip()
+    if not body:
+        raise _Undecodable("empty block")
+    if body[0] in "[{":
+        try:
+            return _call_from_object(_loads(body), known)
+        except _Undecodable as json_problem:
+            if body[0] == "{":
+                raise
+            try:
+                return parse_python_calls(body)
+            except _Undecodable:
+                raise json_problem from None
+    return parse_python_calls(body)
+
+
+def _parse_text(text: str, known: Collection[str] | None) -> ParseResult:
+    calls: list[ToolCall] = []
+    problems: list[str] = []
+    if "<tool_call>" in text:
+        for i, match in enumerate(_TOOL_CALL.finditer(text), 1):
+            try:
+                calls += _decode_block(match.group(1), known)
+            except _Undecodable as e:
+                problems.append(f"<tool_call> block {i}: {e}")
+        spoken = _TOOL_CALL.sub(" ", text)
+        return ParseResult(calls=calls, text=" ".join(spoken.split()), problems=problems)
+
+    kept: list[str] = []
+    last = 0
+    for match in _FENCE.finditer(text):
+        lang, body = match.group(1).lower(), match.group(2)
+        if lang not in ("", "json", "python", "py", "tool_call", "tool_code"):
+            continue
+        try:
+            found = _decode_block(body, known)
+        except _Undecodable as e:
+            if lang in ("json", "tool_call", "tool_code"):
+                problems.append(f"```{lang} block: {e}")
+            continue
+        calls += found
+        kept.append(text[last:match.start()])
+        last = match.end()
+    if calls or problems:
+        kept.append(text[last:])
+        return ParseResult(calls=calls, text=" ".join("".join(kept).split()), problems=problems)
+
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{"):
+        try:
+            return ParseResult(calls=_decode_block(stripped, known), text="", problems=[])
+        except _Undecodable as e:
+            return ParseResult(calls=[], text="", problems=[f"reply looks like a call: {e}"])
+    if re.match(r"^[A-Za-z_][\w.]*\(", stripped) and stripped.endswith(")"):
+        try:
+            return ParseResult(calls=parse_python_calls(stripped), text="", problems=[])
+        except _Undecodable:
+            pass  # words that happen to look like a call are spoken as words
+    return ParseResult(calls=[], text=" ".join(text.split()), problems=[])
+
+
+def parse_tool_calls(
+    output: str | Mapping[str, Any] | Sequence[Any], *, known: Collection[str] | None = None
+) -> ParseResult:
+    """Find every tool call in a model output, in any format this module knows.
+
+    Args:
+        output: the raw text, an OpenAI assistant message dict, or a ``tool_calls`` list.
+        known: tool names; when given, the ambiguous ``{"name": {args}}`` shape is accepted only
+            for these names.
+
+    Returns:
+        The calls, the speakable text left over, and the problems (never raises on bad output).
+    """
+    try:
+        if isinstance(output, str):
+            return _parse_text(output, known)
+        if isinstance(output, Mapping):
+            content = output.get("content")
+            text = content if isinstance(content, str) else ""
+            if not output.get("tool_calls") and text:
+                return _parse_text(text, known)
+            calls = _call_from_object(dict(output).get("tool_calls") or [], known)
+            return ParseResult(calls=calls, text=text, problems=[])
+        if isinstance(output, Sequence):
+            return ParseResult(calls=_call_from_object(list(output), known), text="", problems=[])
+        return ParseResult(calls=[], text="", problems=[f"cannot read {type(output).__name__}"])
+    except _Undecodable as e:
+        return ParseResult(calls=[], text="", problems=[str(e)])
+    except (RecursionError, MemoryError):
+        return ParseResult(calls=[], text="", problems=["output is nested too deeply to read"])

@@ -1,0 +1,383 @@
+"""`ToolRegistry`: the tools one agent may use, and the one path every call takes.
+
+Every call goes parse → look up → validate (jsonschema) → confirm? → run (timeout) → serialize,
+whatever the tool's origin (Python, raw schema, LangChain, OpenAPI, MCP). Each step that can
+fail turns the failure into a ``ToolResult`` the model can read; only cancellation of the caller
+propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import difflib
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+import pydantic_core
+import structlog
+
+from voice_agent.errors import ToolDefinitionError
+from voice_agent.tools._parsing import parse_tool_calls
+from voice_agent.tools._schema import normalize_bfcl_schema
+from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
+from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+
+if TYPE_CHECKING:
+    from langchain_core.tools import StructuredTool
+
+    from voice_agent.tools.adapters.mcp import MCPServer
+
+__all__ = ["Confirm", "ToolRegistry", "qwen_tools_block"]
+
+log = structlog.get_logger(__name__)
+
+Confirm = Callable[[ToolCall, Tool], Awaitable[bool]]
+"""Asks the user whether a ``confirm=True`` call may run; True means yes."""
+
+_QWEN_HEADER = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+_QWEN_FOOTER = (
+    "</tools>\n\nFor each function call, return a json object with function name and arguments "
+    "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+)
+
+
+def qwen_tools_block(schemas: Iterable[Mapping[str, Any]]) -> str:
+    """The tools section of a Qwen2.5/Qwen3 (and Fun-Audio-Chat) system prompt.
+
+    Args:
+        schemas: OpenAI-format function dicts (``Tool.schema``).
+    """
+    lines = [
+        json.dumps({"type": "function", "function": dict(s)}, ensure_ascii=False) for s in schemas
+    ]
+    return "\n".join([_QWEN_HEADER, *lines, _QWEN_FOOTER])
+
+
+def _no_handler(name: str) -> Callable[..., Any]:
+    def handler(**_: Any) -> Any:
+        raise ToolError(f"tool {name!r} is declared without a handler and cannot run here")
+
+    return handler
+
+
+def _is_langchain_tool(obj: Any) -> bool:
+    return any(
+        c.__name__ == "BaseTool" and c.__module__.startswith("langchain_core")
+        for c in type(obj).__mro__
+    )
+
+
+def _format_path(path: Iterable[Any]) -> str:
+    return "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+class ToolRegistry:
+    """The set of tools an agent can call, with parsing, validation and execution.
+
+    Args:
+        tools: anything :meth:`register` accepts, registered in order.
+
+    Example:
+        >>> from voice_agent import tool, ToolRegistry
+        >>> @tool
+        ... def add(a: int, b: int) -> int:
+        ...     '''Add two integers.'''
+        ...     return a + b
+        >>> registry = ToolRegistry([add])
+        >>> [c.arguments for c in registry.parse('<tool_call>{"name": "add", '
+        ...  '"arguments": {"a": 1, "b": 2}}</tool_call>')]
+        [{'a': 1, 'b': 2}]
+    """
+
+    def __init__(self, tools: Iterable[Any] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        self._exit = AsyncExitStack()
+        for obj in tools:
+            self.register(obj)
+
+    # --- registration ---------------------------------------------------------------------------
+
+    def register(
+        self,
+        obj: Any,
+        handler: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        confirm: bool = False,
+    ) -> Tool:
+        """Register one tool and return it.
+
+        Accepts a :class:`Tool` (from ``@tool``), a plain typed function, a LangChain
+        ``BaseTool``, or a schema dict with ``handler``: an OpenAI tool
+        (``{"type": "function", "function": {...}}``), an OpenAI function dict, or a BFCL
+        function doc (its ``dict``/``float``/``tuple``/``any`` types are normalized). A schema
+        registered without a handler can be parsed and validated against, and answers a call
+        with an error.
+
+        Raises:
+            ToolDefinitionError: the name is taken or invalid, or the schema is not valid JSON
+                Schema, or the object is of no kind listed above.
+        """
+        built = self._build(obj, handler, name=name, timeout=timeout, confirm=confirm)
+        if built.name in self._tools:
+            raise ToolDefinitionError(
+                f"a tool named {built.name!r} is already registered; pass name= to register "
+                "it under another name"
+            )
+        self._tools[built.name] = built
+        return built
+
+    def register_all(self, objs: Iterable[Any]) -> list[Tool]:
+        """Register several objects; see :meth:`register`."""
+        return [self.register(obj) for obj in objs]
+
+    def _build(
+        self,
+        obj: Any,
+        handler: Callable[..., Any] | None,
+        *,
+        name: str | None,
+        timeout: float | None,
+        confirm: bool,
+    ) -> Tool:
+        if isinstance(obj, Tool):
+            return obj if name is None else _renamed(obj, name)
+        if _is_langchain_tool(obj):
+            from voice_agent.tools.adapters.langchain import from_langchain
+
+            built = from_langchain(obj, timeout=timeout, confirm=confirm)
+            return built if name is None else _renamed(built, name)
+        if isinstance(obj, Mapping):
+            spec = obj.get("function", obj) if obj.get("type") == "function" else obj
+            if not isinstance(spec, Mapping) or "name" not in spec:
+                raise ToolDefinitionError(
+                    "a tool dict needs a 'name' (OpenAI function or BFCL function doc); got "
+                    f"keys {sorted(obj)}"
+                )
+            tool_name = name or spec["name"]
+            params = normalize_bfcl_schema(spec.get("parameters") or {"type": "object"})
+            return Tool.from_schema(
+                tool_name,
+                params,
+                handler or _no_handler(str(tool_name)),
+                description=str(spec.get("description") or ""),
+                timeout=timeout,
+                confirm=confirm,
+            )
+        if callable(obj):
+            return Tool.from_function(obj, name=name, timeout=timeout, confirm=confirm)
+        raise ToolDefinitionError(
+            f"cannot make a tool from {type(obj).__name__}: pass an @tool function, a typed "
+            "function, a LangChain tool, or a schema dict with a handler"
+        )
+
+    def register_openapi(
+        self,
+        spec: str | Mapping[str, Any],
+        *,
+        base_url: str | None = None,
+        allowed_hosts: Iterable[str] = (),
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = 1_000_000,
+        headers: Mapping[str, str] | None = None,
+        confirm_methods: Iterable[str] = (),
+    ) -> list[Tool]:
+        """Register every operation of an OpenAPI 3 spec (a file path, or the parsed dict).
+
+        See :func:`voice_agent.tools.adapters.openapi.openapi_tools` for the arguments.
+        """
+        from voice_agent.tools.adapters.openapi import openapi_tools
+
+        tools = openapi_tools(
+            spec,
+            base_url=base_url,
+            allowed_hosts=allowed_hosts,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+            headers=headers,
+            confirm_methods=confirm_methods,
+        )
+        return self.register_all(tools)
+
+    async def register_mcp(self, server: MCPServer) -> list[Tool]:
+        """Connect to an MCP server and register its tools; the registry closes it on
+        :meth:`aclose`.
+
+        Raises:
+            BackendError: the server could not be started or reached.
+        """
+        await self._exit.enter_async_context(server)
+        return self.register_all(await server.tools())
+
+    async def aclose(self) -> None:
+        """Close what the registry opened (MCP connections)."""
+        await self._exit.aclose()
+
+    async def __aenter__(self) -> ToolRegistry:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- lookup ---------------------------------------------------------------------------------
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called ``name``, or None."""
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        """Registered tool names, in registration order."""
+        return list(self._tools)
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def openai_tools(self) -> list[dict[str, Any]]:
+        """The tools in OpenAI chat-completions format (``[{"type": "function", ...}]``)."""
+        return [{"type": "function", "function": t.schema} for t in self]
+
+    def qwen_tools_block(self) -> str:
+        """The ``<tools>`` section of a Qwen-family system prompt for these tools."""
+        return qwen_tools_block(t.schema for t in self)
+
+    def to_langchain(self) -> list[StructuredTool]:
+        """These tools as LangChain ``StructuredTool``s, still validated and run by us."""
+        from voice_agent.tools.adapters.langchain import to_langchain
+
+        return [to_langchain(t, self) for t in self]
+
+    # --- parsing and validation -----------------------------------------------------------------
+
+    def parse(self, output: str | Mapping[str, Any] | Sequence[Any]) -> list[ToolCall]:
+        """The tool calls in a model output, in any supported format; [] when there are none.
+
+        Use :meth:`parse_detailed` to also get the speakable text and decoding problems.
+        """
+        return self.parse_detailed(output).calls
+
+    def parse_detailed(self, output: str | Mapping[str, Any] | Sequence[Any]) -> ParseResult:
+        """Calls, leftover text and problems found in a model output; never raises."""
+        return parse_tool_calls(output, known=self._tools)
+
+    def validate(self, call: ToolCall) -> list[str]:
+        """What is wrong with a call's arguments, one message per problem ([] when valid).
+
+        Messages name the parameter path and what was expected, e.g.
+        ``arguments.unit: 'kelvin' is not one of ['celsius', 'fahrenheit']``.
+        """
+        found = self._tools.get(call.name)
+        if found is None:
+            return [self._unknown(call.name)]
+        errors = sorted(found.validator.iter_errors(call.arguments), key=lambda e: str(e.path))
+        return [f"{_format_path(e.absolute_path)}: {e.message}" for e in errors[:8]]
+
+    def _unknown(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self._tools, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(list(self._tools)[:30]) or "none"
+        return f"unknown tool {name!r}{hint} Known tools: {known}"
+
+    # --- execution ------------------------------------------------------------------------------
+
+    async def execute(
+        self, calls: Sequence[ToolCall], *, confirm: Confirm | None = None
+    ) -> list[ToolResult]:
+        """Validate and run calls, concurrently, each within its tool's timeout.
+
+        Args:
+            calls: calls to run, usually from :meth:`parse`.
+            confirm: asked before any ``confirm=True`` tool runs; without it such calls are not
+                run and answer ``needs_confirmation``.
+
+        Returns:
+            One result per call, in the order of ``calls``. Never raises for a failing call;
+            cancelling the caller cancels the running calls.
+        """
+        if len(calls) == 1:
+            return [await self.execute_one(calls[0], confirm=confirm)]
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self.execute_one(c, confirm=confirm)) for c in calls]
+        return [t.result() for t in tasks]
+
+    async def execute_one(self, call: ToolCall, *, confirm: Confirm | None = None) -> ToolResult:
+        """Validate and run one call; see :meth:`execute`."""
+        start = time.perf_counter()
+
+        def result(kind: ResultKind, error: str | None = None, value: Any = None) -> ToolResult:
+            elapsed = (time.perf_counter() - start) * 1000
+            log.info("tool.call_finished", tool=call.name, call_id=call.id, kind=kind,
+                     duration_ms=round(elapsed, 3), pii_error=error)
+            return ToolResult(call_id=call.id, name=call.name, ok=kind == "ok", value=value,
+                              error=error, kind=kind, duration_ms=elapsed)
+
+        log.info("tool.call_started", tool=call.name, call_id=call.id,
+                 pii_arguments=call.arguments)
+        found = self._tools.get(call.name)
+        if found is None:
+            return result("unknown_tool", self._unknown(call.name))
+        problems = self.validate(call)
+        if problems:
+            return result("invalid_arguments",
+                          f"invalid arguments for {call.name!r}: " + "; ".join(problems))
+        if found.confirm:
+            if confirm is None:
+                return result("needs_confirmation",
+                              f"{call.name!r} needs the user's confirmation and none could be "
+                              "asked for; it was not run")
+            if not await confirm(call, found):
+                return result("refused", f"the user did not confirm {call.name!r}; not run")
+        try:
+            kwargs = found.prepare(call.arguments, call.id)
+        except pydantic.ValidationError as e:
+            return result("invalid_arguments", f"invalid arguments for {call.name!r}: {e}")
+        try:
+            async with asyncio.timeout(found.timeout):
+                if found.is_async:
+                    value = await found.handler(**kwargs)
+                elif found.inline:
+                    value = found.handler(**kwargs)
+                else:
+                    value = await asyncio.to_thread(found.handler, **kwargs)
+        except TimeoutError:
+            return result("timeout", f"{call.name!r} did not finish within {found.timeout} s")
+        except ToolError as e:
+            return result("tool_error", str(e) or f"{call.name!r} failed")
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our caller is being cancelled (barge-in): let it unwind
+            return result("cancelled", f"{call.name!r} was cancelled")
+        except Exception as e:
+            log.exception("tool.handler_failed", tool=call.name, call_id=call.id)
+            return result("tool_error",
+                          f"{call.name!r} failed with {type(e).__name__}; details are in the log")
+        try:
+            value = pydantic_core.to_jsonable_python(value)
+            json.dumps(value, allow_nan=False)
+        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as e:
+            return result("unserializable",
+                          f"{call.name!r} returned a value that is not JSON: {e}")
+        return result("ok", value=value)
+
+
+def _renamed(original: Tool, name: str) -> Tool:
+    return dataclasses.replace(original, name=name)
