@@ -19,18 +19,29 @@ from __future__ import annotations
 import ast
 import json
 import math
+import operator
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import json_repair
 
 from voice_agent.tools._types import ParseResult, ToolCall, new_call_id
 
-__all__ = ["parse_python_calls", "parse_tool_calls"]
+__all__ = [
+    "decode_markup",
+    "find_closer",
+    "parse_python_calls",
+    "parse_tool_calls",
+    "split_fence_lang",
+]
 
-_TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+OPEN_CALL, CLOSE_CALL, FENCE = "<tool_call>", "</tool_call>", "```"
+_FENCE_LANG = re.compile(r"[ \t]*([A-Za-z0-9_+-]*)[ \t]*(?:\n|$)")
+_CALL_LANGS = frozenset({"", "json", "python", "py", "tool_call", "tool_code"})
+_STRICT_LANGS = frozenset({"json", "tool_call", "tool_code"})
+"""Fences that claim to hold a call: when they do not decode, that is reported."""
+_CLOSER_SCAN = {c: re.compile(r'\\.|"|' + re.escape(c)) for c in (CLOSE_CALL, FENCE)}
 _MAX_REPAIR = 64_000
 """Longest text handed to json-repair; beyond this, garbage is garbage."""
 _MAX_DEPTH = 64
@@ -94,18 +105,26 @@ def _call_from_object(obj: Any, known: Collection[str] | None) -> list[ToolCall]
         return _call_from_object(obj["tool_calls"] or [], known)
     if isinstance(obj.get("function"), dict):  # an OpenAI tool_call entry
         fn = obj["function"]
-        call_id = obj.get("id") if isinstance(obj.get("id"), str) else new_call_id()
-        return [ToolCall(name=_name(fn.get("name")), arguments=_arguments(fn.get("arguments")),
-                         id=call_id)]
+        return [
+            ToolCall(
+                name=_name(fn.get("name")),
+                arguments=_arguments(fn.get("arguments")),
+                id=_call_id(obj),
+            )
+        ]
     if "name" in obj and ("arguments" in obj or "parameters" in obj or len(obj) == 1):
         raw = obj.get("arguments", obj.get("parameters"))
-        call_id = obj.get("id") if isinstance(obj.get("id"), str) else new_call_id()
-        return [ToolCall(name=_name(obj["name"]), arguments=_arguments(raw), id=call_id)]
+        return [ToolCall(name=_name(obj["name"]), arguments=_arguments(raw), id=_call_id(obj))]
     if len(obj) == 1:  # BFCL style {"fn": {args}} or {"fn": "<json args>"}
-        (name, raw), = obj.items()
+        ((name, raw),) = obj.items()
         if known is None or name in known:
             return [ToolCall(name=_name(name), arguments=_arguments(raw))]
     raise _Undecodable(f"object with keys {sorted(obj)[:5]} is not a tool call")
+
+
+def _call_id(obj: dict[str, Any]) -> str:
+    found = obj.get("id")
+    return found if isinstance(found, str) and found else new_call_id()
 
 
 def _name(value: Any) -> str:
@@ -116,8 +135,12 @@ def _name(value: Any) -> str:
 
 # --- Python call syntax -----------------------------------------------------------------------
 
-_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+_BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
 
 
 def _literal(node: ast.AST, depth: int = 0) -> Any:
@@ -214,43 +237,94 @@ def _decode_block(body: str, known: Collection[str] | None) -> list[ToolCall]:
     return parse_python_calls(body)
 
 
+def find_closer(text: str, closer: str, start: int = 0) -> int:
+    """Index of the first ``closer`` at or after ``start`` that is not inside a JSON string.
+
+    A call's arguments may contain ``</tool_call>`` or triple backticks inside a
+    string; that must not end the block. Returns -1 when there is none (yet).
+    """
+    in_string = False
+    for match in _CLOSER_SCAN[closer].finditer(text, start):
+        token = match.group()
+        if token == '"':  # noqa: S105 - a quote, not a password
+            in_string = not in_string
+        elif token == closer and not in_string:
+            return match.start()
+    return -1
+
+
+def split_fence_lang(body: str) -> tuple[str, str]:
+    """``("json", rest)`` for a fence body that starts with a language line."""
+    match = _FENCE_LANG.match(body)
+    return (match.group(1).lower(), body[match.end() :]) if match else ("", body)
+
+
+def decode_markup(
+    body: str, *, fenced: bool, lang: str, known: Collection[str] | None
+) -> tuple[list[ToolCall], str | None]:
+    """Calls in one ``<tool_call>`` block or fence, and the problem if it claimed a call but
+    did not decode. A fence in another language (a code sample) holds no calls and no problem.
+    """
+    if fenced and lang not in _CALL_LANGS:
+        return [], None
+    try:
+        return _decode_block(body, known), None
+    except _Undecodable as e:
+        if fenced and lang not in _STRICT_LANGS:
+            return [], None
+        return [], f"{FENCE + lang if fenced else OPEN_CALL} block: {e}"
+
+
+def _markup_blocks(text: str) -> Iterator[tuple[int, int, bool, str, str]]:
+    """``(start, end, fenced, lang, body)`` for each tool-call block and code fence."""
+    pos = 0
+    while True:
+        hits = [(i, m) for m in (OPEN_CALL, FENCE) if (i := text.find(m, pos)) >= 0]
+        if not hits:
+            return
+        start, marker = min(hits)
+        fenced = marker == FENCE
+        closer = FENCE if fenced else CLOSE_CALL
+        body_start = start + len(marker)
+        end = find_closer(text, closer, body_start)
+        if end < 0:
+            end = text.find(closer, body_start)  # an unbalanced quote: take the first closer
+        stop = len(text) if end < 0 else end + len(closer)
+        body = text[body_start : len(text) if end < 0 else end]
+        lang, body = split_fence_lang(body) if fenced else ("", body)
+        yield start, stop, fenced, lang, body
+        if end < 0:
+            return
+        pos = stop
+
+
+_LOOKS_LIKE_CALLS = re.compile(r"^\s*(\{|\[\s*\{|\[\s*[A-Za-z_][\w.]*\()")
+
+
 def _parse_text(text: str, known: Collection[str] | None) -> ParseResult:
-    calls: list[ToolCall] = []
-    problems: list[str] = []
-    if "<tool_call>" in text:
-        for i, match in enumerate(_TOOL_CALL.finditer(text), 1):
-            try:
-                calls += _decode_block(match.group(1), known)
-            except _Undecodable as e:
-                problems.append(f"<tool_call> block {i}: {e}")
-        spoken = _TOOL_CALL.sub(" ", text)
-        return ParseResult(calls=calls, text=" ".join(spoken.split()), problems=problems)
-
-    kept: list[str] = []
-    last = 0
-    for match in _FENCE.finditer(text):
-        lang, body = match.group(1).lower(), match.group(2)
-        if lang not in ("", "json", "python", "py", "tool_call", "tool_code"):
-            continue
-        try:
-            found = _decode_block(body, known)
-        except _Undecodable as e:
-            if lang in ("json", "tool_call", "tool_code"):
-                problems.append(f"```{lang} block: {e}")
-            continue
-        calls += found
-        kept.append(text[last:match.start()])
-        last = match.end()
-    if calls or problems:
-        kept.append(text[last:])
-        return ParseResult(calls=calls, text=" ".join("".join(kept).split()), problems=problems)
-
     stripped = text.strip()
-    if stripped[:1] in ("[", "{"):
+    bare_problem = None
+    if stripped[:1] in ("[", "{"):  # the whole reply as JSON or Python calls, markup inside
         try:
             return ParseResult(calls=_decode_block(stripped, known), text="", problems=[])
         except _Undecodable as e:
-            return ParseResult(calls=[], text="", problems=[f"reply looks like a call: {e}"])
+            bare_problem = str(e)
+    calls: list[ToolCall] = []
+    problems: list[str] = []
+    kept: list[str] = []
+    pos = 0
+    for start, stop, fenced, lang, body in _markup_blocks(text):
+        kept.append(text[pos:start])
+        pos = stop
+        found, problem = decode_markup(body, fenced=fenced, lang=lang, known=known)
+        calls += found
+        problems += [problem] if problem else []
+    if pos:
+        kept.append(text[pos:])
+        return ParseResult(calls=calls, text=" ".join("".join(kept).split()), problems=problems)
+
+    if bare_problem and _LOOKS_LIKE_CALLS.match(stripped):
+        return ParseResult(calls=[], text="", problems=[f"reply looks like a call: {bare_problem}"])
     if re.match(r"^[A-Za-z_][\w.]*\(", stripped) and stripped.endswith(")"):
         try:
             return ParseResult(calls=parse_python_calls(stripped), text="", problems=[])

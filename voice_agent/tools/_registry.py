@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -22,8 +24,9 @@ import pydantic_core
 import structlog
 
 from voice_agent.errors import ToolDefinitionError
+from voice_agent.tools._loading import load_tool_objects
 from voice_agent.tools._parsing import parse_tool_calls
-from voice_agent.tools._schema import normalize_bfcl_schema
+from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
 
@@ -67,13 +70,6 @@ def _no_handler(name: str) -> Callable[..., Any]:
         raise ToolError(f"tool {name!r} is declared without a handler and cannot run here")
 
     return handler
-
-
-def _is_langchain_tool(obj: Any) -> bool:
-    return any(
-        c.__name__ == "BaseTool" and c.__module__.startswith("langchain_core")
-        for c in type(obj).__mro__
-    )
 
 
 def _format_path(path: Iterable[Any]) -> str:
@@ -152,7 +148,7 @@ class ToolRegistry:
     ) -> Tool:
         if isinstance(obj, Tool):
             return obj if name is None else _renamed(obj, name)
-        if _is_langchain_tool(obj):
+        if is_langchain_tool(obj):
             from voice_agent.tools.adapters.langchain import from_langchain
 
             built = from_langchain(obj, timeout=timeout, confirm=confirm)
@@ -183,7 +179,7 @@ class ToolRegistry:
 
     def register_openapi(
         self,
-        spec: str | Mapping[str, Any],
+        spec: str | Path | Mapping[str, Any],
         *,
         base_url: str | None = None,
         allowed_hosts: Iterable[str] = (),
@@ -208,6 +204,30 @@ class ToolRegistry:
             confirm_methods=confirm_methods,
         )
         return self.register_all(tools)
+
+    def register_path(
+        self,
+        target: str | Path,
+        *,
+        base_url: str | None = None,
+        allowed_hosts: Iterable[str] = (),
+    ) -> list[Tool]:
+        """Register every tool in a Python file or module, or every operation of an OpenAPI
+        spec (``.yaml``/``.json``; then ``base_url``/``allowed_hosts`` apply).
+
+        Raises:
+            ConfigError: the file is missing, fails to import or defines no tools.
+            ToolDefinitionError: a tool in it cannot be registered.
+        """
+        registered: list[Tool] = []
+        for obj in load_tool_objects(target):
+            if isinstance(obj, Path):
+                registered += self.register_openapi(
+                    obj, base_url=base_url, allowed_hosts=allowed_hosts
+                )
+            else:
+                registered.append(self.register(obj))
+        return registered
 
     async def register_mcp(self, server: MCPServer) -> list[Tool]:
         """Connect to an MCP server and register its tools; the registry closes it on
@@ -287,8 +307,13 @@ class ToolRegistry:
         found = self._tools.get(call.name)
         if found is None:
             return [self._unknown(call.name)]
-        errors = sorted(found.validator.iter_errors(call.arguments), key=lambda e: str(e.path))
-        return [f"{_format_path(e.absolute_path)}: {e.message}" for e in errors[:8]]
+        if found.validator.is_valid(call.arguments):
+            return []
+        errors = sorted(
+            found.validator.iter_errors(call.arguments),
+            key=lambda e: [str(p) for p in e.instance_path],
+        )
+        return [f"{_format_path(e.instance_path)}: {e.message.splitlines()[0]}" for e in errors[:8]]
 
     def _unknown(self, name: str) -> str:
         close = difflib.get_close_matches(name, self._tools, n=1)
@@ -324,25 +349,40 @@ class ToolRegistry:
 
         def result(kind: ResultKind, error: str | None = None, value: Any = None) -> ToolResult:
             elapsed = (time.perf_counter() - start) * 1000
-            log.info("tool.call_finished", tool=call.name, call_id=call.id, kind=kind,
-                     duration_ms=round(elapsed, 3), pii_error=error)
-            return ToolResult(call_id=call.id, name=call.name, ok=kind == "ok", value=value,
-                              error=error, kind=kind, duration_ms=elapsed)
+            log.info(
+                "tool.call_finished",
+                tool=call.name,
+                call_id=call.id,
+                kind=kind,
+                duration_ms=round(elapsed, 3),
+                pii_error=error,
+            )
+            return ToolResult(
+                call_id=call.id,
+                name=call.name,
+                ok=kind == "ok",
+                value=value,
+                error=error,
+                kind=kind,
+                duration_ms=elapsed,
+            )
 
-        log.info("tool.call_started", tool=call.name, call_id=call.id,
-                 pii_arguments=call.arguments)
+        log.info("tool.call_started", tool=call.name, call_id=call.id, pii_arguments=call.arguments)
         found = self._tools.get(call.name)
         if found is None:
             return result("unknown_tool", self._unknown(call.name))
         problems = self.validate(call)
         if problems:
-            return result("invalid_arguments",
-                          f"invalid arguments for {call.name!r}: " + "; ".join(problems))
+            return result(
+                "invalid_arguments", f"invalid arguments for {call.name!r}: " + "; ".join(problems)
+            )
         if found.confirm:
             if confirm is None:
-                return result("needs_confirmation",
-                              f"{call.name!r} needs the user's confirmation and none could be "
-                              "asked for; it was not run")
+                return result(
+                    "needs_confirmation",
+                    f"{call.name!r} needs the user's confirmation and none could be "
+                    "asked for; it was not run",
+                )
             if not await confirm(call, found):
                 return result("refused", f"the user did not confirm {call.name!r}; not run")
         try:
@@ -357,6 +397,8 @@ class ToolRegistry:
                     value = found.handler(**kwargs)
                 else:
                     value = await asyncio.to_thread(found.handler, **kwargs)
+                if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                    value = await value
         except TimeoutError:
             return result("timeout", f"{call.name!r} did not finish within {found.timeout} s")
         except ToolError as e:
@@ -368,14 +410,15 @@ class ToolRegistry:
             return result("cancelled", f"{call.name!r} was cancelled")
         except Exception as e:
             log.exception("tool.handler_failed", tool=call.name, call_id=call.id)
-            return result("tool_error",
-                          f"{call.name!r} failed with {type(e).__name__}; details are in the log")
+            return result(
+                "tool_error",
+                f"{call.name!r} failed with {type(e).__name__}; details are in the log",
+            )
         try:
             value = pydantic_core.to_jsonable_python(value)
             json.dumps(value, allow_nan=False)
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as e:
-            return result("unserializable",
-                          f"{call.name!r} returned a value that is not JSON: {e}")
+            return result("unserializable", f"{call.name!r} returned a value that is not JSON: {e}")
         return result("ok", value=value)
 
 

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import docstring_parser
+import jsonschema_rs
 import pydantic
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from voice_agent.errors import ToolDefinitionError
 
 __all__ = [
     "FunctionSignature",
-    "check_parameters_schema",
     "check_tool_name",
+    "compile_parameters_schema",
     "function_signature",
+    "is_langchain_tool",
     "normalize_bfcl_schema",
     "strip_titles",
 ]
@@ -34,8 +35,15 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 
 # BFCL function docs use Python-ish type names; these are their JSON Schema equivalents.
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "list": "array",
-               "int": "integer", "bool": "boolean", "str": "string"}
+_BFCL_TYPES = {
+    "dict": "object",
+    "float": "number",
+    "tuple": "array",
+    "list": "array",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +58,17 @@ class FunctionSignature:
     """The pydantic model built from the signature; converts validated JSON to Python values."""
     skipped: tuple[str, ...] = ()
     """Parameters left out of the schema because ``skip`` matched their type."""
+    json_native: bool = False
+    """Every parameter is a str, int, bool, None or Literal of those (possibly Optional or
+    Annotated), so validated JSON scalars can be passed to the function unconverted."""
+
+
+def is_langchain_tool(obj: Any) -> bool:
+    """True for a LangChain ``BaseTool``, without importing LangChain to find out."""
+    return any(
+        c.__name__ == "BaseTool" and c.__module__.startswith("langchain_core")
+        for c in type(obj).__mro__
+    )
 
 
 def check_tool_name(name: str) -> str:
@@ -67,8 +86,12 @@ def check_tool_name(name: str) -> str:
     return name
 
 
-def check_parameters_schema(name: str, schema: Any) -> dict[str, Any]:
-    """Check that ``schema`` is a valid draft 2020-12 object schema and return it.
+def compile_parameters_schema(name: str, schema: Any) -> jsonschema_rs.Draft202012Validator:
+    """Check that ``schema`` is a valid draft 2020-12 object schema; return its validator.
+
+    Validation uses jsonschema-rs (compiled once per tool, about 0.2 µs a call against 9 µs for
+    the pure-Python ``jsonschema``). It never fetches a remote ``$ref``: a schema from an MCP
+    server or an OpenAPI spec must not make us send requests.
 
     Raises:
         ToolDefinitionError: naming the tool and what is wrong with its schema.
@@ -82,13 +105,13 @@ def check_parameters_schema(name: str, schema: Any) -> dict[str, Any]:
             f"tool {name!r}: parameters schema must have type 'object', got {schema.get('type')!r}"
         )
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as e:
-        path = "/".join(str(p) for p in e.absolute_path) or "<root>"
-        raise ToolDefinitionError(
-            f"tool {name!r}: invalid JSON Schema at {path}: {e.message}"
-        ) from e
-    return dict(schema)
+        return jsonschema_rs.Draft202012Validator(dict(schema), offline=True)
+    except jsonschema_rs.ValidationError as e:
+        path = "/".join(str(p) for p in e.instance_path) or "<root>"
+        first = e.message.splitlines()[0] if e.message else "invalid"
+        raise ToolDefinitionError(f"tool {name!r}: invalid JSON Schema at {path}: {first}") from e
+    except (ValueError, TypeError) as e:
+        raise ToolDefinitionError(f"tool {name!r}: unusable JSON Schema: {e}") from e
 
 
 def normalize_bfcl_schema(schema: Any) -> Any:
@@ -141,6 +164,22 @@ def strip_titles(node: Any) -> Any:
     return node
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _json_native(annotation: Any) -> bool:
+    """True when a JSON scalar that passed the schema is already the right Python value."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _json_native(args[0])
+    if origin is typing.Literal:
+        return all(type(a) in _SCALARS for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return all(_json_native(a) for a in args)
+    return annotation in _SCALARS
+
+
 def function_signature(
     fn: Callable[..., Any], *, skip: Callable[[Any], bool] | None = None
 ) -> FunctionSignature:
@@ -159,7 +198,10 @@ def function_signature(
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
     except Exception as e:
-        raise ToolDefinitionError(f"tool {name!r}: cannot resolve type hints: {e}") from e
+        raise ToolDefinitionError(
+            f"tool {name!r}: cannot resolve type hints: {e}; types named in hints must be "
+            "importable at module level"
+        ) from e
     doc = docstring_parser.parse(inspect.getdoc(fn) or "")
     param_docs = {p.arg_name: (p.description or "").strip() for p in doc.params}
     fields: dict[str, Any] = {}
@@ -167,8 +209,7 @@ def function_signature(
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(
-                f"tool {name!r}: *{param.name} cannot be described to a model; "
-                "name every parameter"
+                f"tool {name!r}: *{param.name} cannot be described to a model; name every parameter"
             )
         if param.name not in hints:
             raise ToolDefinitionError(
@@ -194,5 +235,9 @@ def function_signature(
         part.strip() for part in (doc.short_description, doc.long_description) if part
     )
     return FunctionSignature(
-        description=description, parameters=schema, model=model, skipped=tuple(skipped)
+        description=description,
+        parameters=schema,
+        model=model,
+        skipped=tuple(skipped),
+        json_native=all(_json_native(annotation) for annotation, _ in fields.values()),
     )

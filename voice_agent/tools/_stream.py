@@ -3,24 +3,29 @@
 The TTS must never read tool syntax aloud, yet the first sentence should reach it while the
 model is still generating. :class:`ToolCallSplitter` passes text through as soon as it cannot be
 the start of markup, holds back anything that might be (``<tool_c`` …), and hands out each call
-as soon as its block closes so that execution can start before generation ends.
+as soon as its block closes so that execution can start before generation ends. Blocks are
+found and decoded by the same functions as :func:`parse_tool_calls`, so the streamed result and
+the parse of the whole reply agree.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voice_agent.tools._parsing import _decode_block, _Undecodable, parse_tool_calls
+from voice_agent.tools._parsing import (
+    CLOSE_CALL,
+    FENCE,
+    OPEN_CALL,
+    decode_markup,
+    find_closer,
+    parse_tool_calls,
+    split_fence_lang,
+)
 from voice_agent.tools._types import ToolCall
 
 __all__ = ["StreamPiece", "ToolCallSplitter"]
-
-_OPEN_CALL, _CLOSE_CALL, _FENCE = "<tool_call>", "</tool_call>", "```"
-_FENCE_LANG = re.compile(r"^[ \t]*([A-Za-z0-9_+-]*)[ \t]*(?:\n|$)")
-_CALL_LANGS = {"", "json", "python", "py", "tool_call", "tool_code"}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -70,15 +75,19 @@ class ToolCallSplitter:
         if self._mode in ("start", "text"):
             piece.text = buf
         elif self._mode in ("call", "fence"):
-            self._decode(buf, piece, fenced=self._mode == "fence")
+            closer = CLOSE_CALL if self._mode == "call" else FENCE
+            end = buf.find(closer)  # an unbalanced quote hid it; take the first one
+            body, rest = (buf, "") if end < 0 else (buf[:end], buf[end + len(closer) :])
+            self._decode(body, piece, fenced=self._mode == "fence")
+            self._mode = "text"
+            rest_piece = self.feed(rest)
+            tail = self.finish()
+            piece.text += rest_piece.text + tail.text
+            piece.calls += rest_piece.calls + tail.calls
+            piece.problems += rest_piece.problems + tail.problems
         else:  # a reply that opened with [ or {: calls if it decodes, words if it was words
-            result = parse_tool_calls(buf, known=self._known)
-            if result.calls:
-                piece.calls, piece.problems = result.calls, result.problems
-            elif buf.lstrip().startswith("[") and not buf.lstrip().startswith("[{"):
-                piece.text = buf  # e.g. "[laughter] Of course!"
-            else:
-                piece.problems = result.problems or ["reply looked like a call but was empty"]
+            result = parse_tool_calls(buf, known=self._known)  # "[laughter] Hi" is words
+            piece.calls, piece.problems, piece.text = result.calls, result.problems, result.text
         self._mode = "start"
         return piece
 
@@ -94,48 +103,40 @@ class ToolCallSplitter:
             return False
         if self._mode == "text":
             return self._step_text(piece)
-        closer = _CLOSE_CALL if self._mode == "call" else _FENCE
-        end = self._buf.find(closer)
+        closer = CLOSE_CALL if self._mode == "call" else FENCE
+        end = find_closer(self._buf, closer)
         if end < 0:
             return False
         self._decode(self._buf[:end], piece, fenced=self._mode == "fence")
-        self._buf = self._buf[end + len(closer):]
+        self._buf = self._buf[end + len(closer) :]
         self._mode = "text"
         return True
 
     def _step_text(self, piece: StreamPiece) -> bool:
-        hits = [(i, m) for m in (_OPEN_CALL, _FENCE) if (i := self._buf.find(m)) >= 0]
+        hits = [(i, m) for m in (OPEN_CALL, FENCE) if (i := self._buf.find(m)) >= 0]
         if hits:
             index, marker = min(hits)
             piece.text += self._buf[:index]
-            self._buf = self._buf[index + len(marker):]
-            self._mode = "call" if marker == _OPEN_CALL else "fence"
+            self._buf = self._buf[index + len(marker) :]
+            self._mode = "call" if marker == OPEN_CALL else "fence"
             return True
         hold = _held_suffix(self._buf)
         piece.text += self._buf[: len(self._buf) - hold]
-        self._buf = self._buf[len(self._buf) - hold:]
+        self._buf = self._buf[len(self._buf) - hold :]
         return False
 
     def _decode(self, block: str, piece: StreamPiece, *, fenced: bool) -> None:
-        lang = ""
-        if fenced:
-            match = _FENCE_LANG.match(block)
-            if match:
-                lang, block = match.group(1).lower(), block[match.end():]
-            if lang not in _CALL_LANGS:
-                return  # a code sample: never spoken, not a call
-        try:
-            piece.calls += _decode_block(block, self._known)
-        except _Undecodable as e:
-            if not fenced or lang in ("json", "tool_call", "tool_code"):
-                where = "```" + lang if fenced else "<tool_call>"
-                piece.problems.append(f"{where} block: {e}")
+        lang, body = split_fence_lang(block) if fenced else ("", block)
+        calls, problem = decode_markup(body, fenced=fenced, lang=lang, known=self._known)
+        piece.calls += calls
+        if problem:
+            piece.problems.append(problem)
 
 
 def _held_suffix(text: str) -> int:
     """Length of the longest tail of ``text`` that could be the start of a marker."""
-    for size in range(min(len(text), len(_OPEN_CALL) - 1), 0, -1):
+    for size in range(min(len(text), len(OPEN_CALL) - 1), 0, -1):
         tail = text[-size:]
-        if _OPEN_CALL.startswith(tail) or _FENCE.startswith(tail):
+        if OPEN_CALL.startswith(tail) or FENCE.startswith(tail):
             return size
     return 0

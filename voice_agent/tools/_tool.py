@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
+import jsonschema_rs
 import pydantic
-from jsonschema import Draft202012Validator
 
 from voice_agent.tools._schema import (
-    check_parameters_schema,
     check_tool_name,
+    compile_parameters_schema,
     function_signature,
 )
 
@@ -20,6 +20,8 @@ __all__ = ["Tool", "ToolContext", "ToolSource", "tool"]
 
 ToolSource = Literal["python", "schema", "langchain", "openapi", "mcp"]
 """Where a tool came from; decides nothing, shown in listings and logs."""
+
+_SCALARS = (str, int, bool, type(None))
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take unless the tool says otherwise: long enough for a web request, short
@@ -65,25 +67,29 @@ class Tool:
     """Converts validated JSON into typed Python values (enums, nested models) for Python tools."""
     context_params: tuple[str, ...] = ()
     """Handler parameters that receive a :class:`ToolContext`."""
-    validator: Draft202012Validator = field(init=False, repr=False, compare=False)
+    json_native: bool = False
+    """Scalar JSON arguments can skip ``model`` conversion (see ``FunctionSignature``)."""
+    validator: jsonschema_rs.Draft202012Validator = field(init=False, repr=False, compare=False)
     """Compiled once, used for every call."""
+    is_async: bool = field(init=False, repr=False, compare=False)
+    """The handler is a coroutine function (or an object with an async ``__call__``)."""
 
     def __post_init__(self) -> None:
         check_tool_name(self.name)
-        check_parameters_schema(self.name, self.parameters)
+        validator = compile_parameters_schema(self.name, self.parameters)
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"tool {self.name!r}: timeout must be positive seconds or None")
-        object.__setattr__(self, "validator", Draft202012Validator(self.parameters))
+        object.__setattr__(self, "validator", validator)
+        handler = self.handler
+        is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - an object with async __call__
+        )
+        object.__setattr__(self, "is_async", is_async)
 
     @property
     def schema(self) -> dict[str, Any]:
         """The OpenAI-format function dict: ``name``, ``description``, ``parameters``."""
         return {"name": self.name, "description": self.description, "parameters": self.parameters}
-
-    @property
-    def is_async(self) -> bool:
-        """True when the handler is a coroutine function."""
-        return inspect.iscoroutinefunction(self.handler)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, as the decorated function would be called."""
@@ -91,10 +97,12 @@ class Tool:
 
     def prepare(self, arguments: Mapping[str, Any], call_id: str) -> dict[str, Any]:
         """Turn validated JSON arguments into the handler's keyword arguments."""
-        if self.model is not None:
-            kwargs = dict(self.model.model_validate(arguments))
-        else:
+        if self.model is None or (
+            self.json_native and all(type(v) in _SCALARS for v in arguments.values())
+        ):
             kwargs = dict(arguments)
+        else:
+            kwargs = dict(self.model.model_validate(arguments))
         for name in self.context_params:
             kwargs[name] = ToolContext(call_id=call_id, tool_name=self.name)
         return kwargs
@@ -146,6 +154,7 @@ class Tool:
             source="python",
             model=sig.model,
             context_params=sig.skipped,
+            json_native=sig.json_native,
         )
 
 
@@ -206,4 +215,3 @@ def tool(
         )
 
     return wrap(fn) if fn is not None else wrap
-

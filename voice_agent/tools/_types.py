@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ ResultKind = Literal[
 
 def new_call_id() -> str:
     """A short unique id for a call, in the style of OpenAI's ``call_…`` ids."""
-    return f"call_{uuid.uuid4().hex[:16]}"
+    return f"call_{os.urandom(8).hex()}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

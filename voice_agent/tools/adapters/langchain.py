@@ -8,6 +8,7 @@ through our validation, timeout and error handling like any other tool. Our tool
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
@@ -29,7 +30,10 @@ def _schema_of(lc_tool: BaseTool) -> dict[str, Any]:
         schema = dict(schema_source)
     else:
         try:
-            schema = schema_source.model_json_schema()
+            to_schema = getattr(schema_source, "model_json_schema", None)
+            if to_schema is None:
+                raise TypeError("pydantic v1 models are not supported; use pydantic v2")
+            schema = to_schema()
         except Exception as e:
             raise ToolDefinitionError(
                 f"LangChain tool {lc_tool.name!r}: its args_schema has no JSON Schema: {e}"
@@ -77,7 +81,13 @@ def to_langchain(tool: Tool, registry: ToolRegistry) -> StructuredTool:
         return result.value
 
     def run_sync(**arguments: Any) -> Any:
-        return asyncio.run(run(**arguments))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(run(**arguments))
+        # Called synchronously from inside an event loop: run on a loop of our own elsewhere.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run(**arguments)).result()
 
     return StructuredTool.from_function(
         func=run_sync,

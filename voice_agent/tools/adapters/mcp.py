@@ -90,8 +90,9 @@ class MCPServer:
                 await asyncio.shield(ready)
         except TimeoutError:
             await self.__aexit__()
-            raise BackendError(f"{self!r} did not connect within {self.connect_timeout} s",
-                               retryable=True) from None
+            raise BackendError(
+                f"{self!r} did not connect within {self.connect_timeout} s", retryable=True
+            ) from None
         return self
 
     async def _own(self, ready: asyncio.Future[None]) -> None:
@@ -103,8 +104,9 @@ class MCPServer:
         except BaseException as e:  # report to the waiting __aenter__, then end quietly
             if not ready.done():
                 ready.set_exception(
-                    BackendError(f"cannot connect to {self!r}: {type(e).__name__}: {e}",
-                                 retryable=False)
+                    BackendError(
+                        f"cannot connect to {self!r}: {type(e).__name__}: {e}", retryable=False
+                    )
                 )
             elif not isinstance(e, asyncio.CancelledError):
                 log.warning("mcp.connection_lost", server=repr(self), error=repr(e))

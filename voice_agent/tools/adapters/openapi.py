@@ -160,8 +160,9 @@ class _Endpoint:
         host = urlsplit(url).hostname or ""
         if host not in self.allowed_hosts:  # defence in depth; the base URL was checked too
             raise ToolError(f"refusing to call host {host!r}: not in the allow-list")
-        return httpx.Request(self.method, url, params=query, headers=headers,
-                             json=body if body is not None else None)
+        return httpx.Request(
+            self.method, url, params=query, headers=headers, json=body if body is not None else None
+        )
 
     async def __call__(self, **arguments: Any) -> Any:
         request = self.build(arguments)
@@ -183,11 +184,14 @@ class _Endpoint:
                 await response.aclose()
         text = data.decode(response.encoding or "utf-8", errors="replace")
         if response.status_code >= 400:
-            raise ToolError(f"HTTP {response.status_code} from {self.method} "
-                            f"{request.url.path}: {text[:500]}")
+            raise ToolError(
+                f"HTTP {response.status_code} from {self.method} {request.url.path}: {text[:500]}"
+            )
         if 300 <= response.status_code < 400:
-            raise ToolError(f"HTTP {response.status_code} redirect to "
-                            f"{response.headers.get('location')!r} was not followed")
+            raise ToolError(
+                f"HTTP {response.status_code} redirect to "
+                f"{response.headers.get('location')!r} was not followed"
+            )
         if "json" in response.headers.get("content-type", ""):
             try:
                 return json.loads(text) if text.strip() else None
@@ -205,8 +209,11 @@ def _operation_tool(
     **endpoint: Any,
 ) -> Tool:
     name = _tool_name(method, path, operation)
-    params = [p for p in (*path_params, *_resolve(doc, operation.get("parameters", [])))
-              if isinstance(p, Mapping) and p.get("in") in ("path", "query", "header")]
+    params = [
+        p
+        for p in (*path_params, *_resolve(doc, operation.get("parameters", [])))
+        if isinstance(p, Mapping) and p.get("in") in ("path", "query", "header")
+    ]
     properties: dict[str, Any] = {}
     required: list[str] = []
     for p in params:
@@ -220,11 +227,13 @@ def _operation_tool(
     body = _resolve(doc, operation.get("requestBody"))
     if isinstance(body, Mapping):
         content = body.get("content", {})
-        media = content.get("application/json") or next(iter(content.values()), {})
+        media: Any = content.get("application/json") or next(iter(content.values()), {})
         schema = _clean_schema(media.get("schema", {}) if isinstance(media, Mapping) else {})
         props = schema.get("properties")
-        if schema.get("type", "object") == "object" and isinstance(props, Mapping) and not (
-            set(props) & set(properties)
+        if (
+            schema.get("type", "object") == "object"
+            and isinstance(props, Mapping)
+            and not (set(props) & set(properties))
         ):
             properties.update(props)
             body_props = list(props)
@@ -235,19 +244,28 @@ def _operation_tool(
             body_props = None
             if body.get("required"):
                 required.append("body")
-    description = "\n\n".join(
-        str(operation[k]).strip() for k in ("summary", "description") if operation.get(k)
-    ) or f"{method.upper()} {path}"
+    description = (
+        "\n\n".join(
+            str(operation[k]).strip() for k in ("summary", "description") if operation.get(k)
+        )
+        or f"{method.upper()} {path}"
+    )
     confirm = bool(operation.get(_CONFIRM_EXTENSION)) or method.upper() in endpoint.pop(
         "confirm_methods"
     )
-    handler = _Endpoint(method=method, path=path, params=params, body_props=body_props,
-                        **endpoint)
+    handler = _Endpoint(method=method, path=path, params=params, body_props=body_props, **endpoint)
     parameters: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters["required"] = list(dict.fromkeys(required))
-    return Tool(name=name, description=description, parameters=parameters, handler=handler,
-                timeout=handler.timeout, confirm=confirm, source="openapi")
+    return Tool(
+        name=name,
+        description=description,
+        parameters=parameters,
+        handler=handler,
+        timeout=handler.timeout,
+        confirm=confirm,
+        source="openapi",
+    )
 
 
 def openapi_tools(
@@ -294,8 +312,13 @@ def openapi_tools(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ToolDefinitionError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     allowed.add(parts.hostname)
-    endpoint = dict(base_url=base_url, timeout=timeout, max_bytes=max_response_bytes,
-                    headers=dict(headers or {}), allowed_hosts=frozenset(allowed))
+    endpoint = dict(
+        base_url=base_url,
+        timeout=timeout,
+        max_bytes=max_response_bytes,
+        headers=dict(headers or {}),
+        allowed_hosts=frozenset(allowed),
+    )
     upper_confirm = frozenset(m.upper() for m in confirm_methods)
     tools: list[Tool] = []
     for path, item in doc["paths"].items():
@@ -306,8 +329,17 @@ def openapi_tools(
         for method in _METHODS:
             operation = item.get(method)
             if isinstance(operation, Mapping):
-                tools.append(_operation_tool(doc, path, method, operation, path_params,
-                                             confirm_methods=upper_confirm, **endpoint))
+                tools.append(
+                    _operation_tool(
+                        doc,
+                        path,
+                        method,
+                        operation,
+                        path_params,
+                        confirm_methods=upper_confirm,
+                        **endpoint,
+                    )
+                )
     if not tools:
         raise ToolDefinitionError("the spec defines no operations under 'paths'")
     return tools

@@ -1,0 +1,19 @@
+"""Shared test fixtures: where the shared benchmark data lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("VOICE_AGENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def bfcl_dir() -> Path:
+    path = SHARED_DATA / "bfcl"
+    if not path.is_dir():
+        pytest.fail(f"BFCL test data not found at {path}; set VOICE_AGENT_SHARED_DATA")
+    return path

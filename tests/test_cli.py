@@ -1,0 +1,84 @@
+"""The installed ``voice-agent`` command, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HOME_TOOLS = REPO / "examples" / "home" / "tools.py"
+
+
+def voice_agent(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["voice-agent", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def test_tools_list_json(tmp_path: Path) -> None:
+    done = voice_agent("tools", "list", str(HOME_TOOLS), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = [t["function"]["name"] for t in json.loads(done.stdout)]
+    assert names == ["set_light", "set_thermostat", "add_to_shopping_list", "unlock_front_door"]
+
+
+def test_tools_call_runs_validated_calls_with_real_state(tmp_path: Path) -> None:
+    db = tmp_path / "home.sqlite3"
+    output = (
+        'I will do that. <tool_call>{"name": "add_to_shopping_list", "arguments": '
+        '{"item": "Milk", "quantity": 2}}</tool_call><tool_call>{"name": "set_thermostat",'
+        ' "arguments": {"celsius": 99}}</tool_call><tool_call>{"name": "unlock_front_door",'
+        ' "arguments": {}}</tool_call>'
+    )
+    done = voice_agent(
+        "tools",
+        "call",
+        str(HOME_TOOLS),
+        output,
+        "--json",
+        cwd=tmp_path,
+        VOICE_AGENT_HOME_DB=str(db),
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["text"] == "I will do that."
+    kinds = [r["kind"] for r in report["results"]]
+    assert kinds == ["ok", "invalid_arguments", "needs_confirmation"]
+    assert report["results"][0]["value"] == ["2 × milk"]
+    again = voice_agent(
+        "tools",
+        "call",
+        str(HOME_TOOLS),
+        output,
+        "--json",
+        "--yes",
+        cwd=tmp_path,
+        VOICE_AGENT_HOME_DB=str(db),
+    )
+    results = json.loads(again.stdout)["results"]
+    assert results[0]["value"] == ["4 × milk"], "state persisted in SQLite between runs"
+    assert results[2]["value"] == "front door unlocked"
+
+
+def test_tools_check_and_broken_file(tmp_path: Path) -> None:
+    undocumented = tmp_path / "t.py"
+    undocumented.write_text(
+        "from voice_agent import tool\n@tool\ndef f(x: int) -> int:\n    return x\n"
+    )
+    done = voice_agent("tools", "check", str(undocumented), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no description" in done.stdout and "parameter 'x' has no description" in done.stdout
+    broken = tmp_path / "b.py"
+    broken.write_text("raise RuntimeError('boom')\n")
+    done = voice_agent("tools", "list", str(broken), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "failed to import: RuntimeError: boom" in done.stderr
+    assert "Traceback" not in done.stderr
