@@ -1,9 +1,13 @@
 """Structured logging for the library, configured once by the caller.
 
-The library only calls ``structlog.get_logger(__name__)``; nothing is configured at import time.
-An application (our CLI, a user's service) calls :func:`configure_logging` once and picks the
-renderer. Transcripts, audio and tool arguments are logged only under ``pii_*`` keys, which are
-dropped unless ``sensitive=True``, so logs can be shipped without leaking what users said.
+Library modules log through :func:`get_logger`; nothing is configured at import time. An
+application (our CLI, a user's service) calls :func:`configure_logging` (or configures structlog
+itself) once and picks the renderer. Until then the library stays quiet: warnings and errors go
+to the standard ``logging`` module without their ``pii_*`` fields, and nothing is printed to
+standard output, so an unconfigured program neither leaks user data nor gets its output mixed.
+
+Transcripts, audio and tool arguments are logged only under ``pii_*`` keys, which are dropped
+unless ``sensitive=True``, so logs can be shipped without leaking what users said.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "drop_sensitive"]
+__all__ = ["LibraryLogger", "configure_logging", "drop_sensitive", "get_logger"]
 
 
 def drop_sensitive(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
@@ -23,6 +27,49 @@ def drop_sensitive(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
     for key in [k for k in event if k.startswith("pii_")]:
         del event[key]
     return event
+
+
+class LibraryLogger:
+    """A structlog logger when structlog is configured; a quiet stdlib fallback otherwise."""
+
+    __slots__ = ("_name", "_proxy")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._proxy = structlog.get_logger(name)
+
+    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool) -> None:
+        if structlog.is_configured():
+            method = logging.getLevelName(level).lower()
+            getattr(self._proxy, "exception" if exc_info else method)(event, **fields)
+        elif level >= logging.WARNING:
+            public = {k: v for k, v in fields.items() if not k.startswith("pii_")}
+            logging.getLogger(self._name).log(level, "%s %s", event, public, exc_info=exc_info)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        """Detail for developers."""
+        self._log(logging.DEBUG, event, fields, False)
+
+    def info(self, event: str, **fields: Any) -> None:
+        """Something happened as expected."""
+        self._log(logging.INFO, event, fields, False)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Something went wrong and was handled."""
+        self._log(logging.WARNING, event, fields, False)
+
+    def error(self, event: str, **fields: Any) -> None:
+        """Something failed."""
+        self._log(logging.ERROR, event, fields, False)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Something failed; logs the current exception's traceback."""
+        self._log(logging.ERROR, event, fields, True)
+
+
+def get_logger(name: str) -> LibraryLogger:
+    """The logger for a library module: ``log = get_logger(__name__)``."""
+    return LibraryLogger(name)
 
 
 def configure_logging(

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 import pydantic_core
-import structlog
 
 from voice_agent.errors import ToolDefinitionError
+from voice_agent.log import get_logger
 from voice_agent.tools._loading import load_tool_objects
 from voice_agent.tools._parsing import parse_tool_calls
 from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Confirm", "ToolRegistry", "qwen_tools_block"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Confirm = Callable[[ToolCall, Tool], Awaitable[bool]]
 """Asks the user whether a ``confirm=True`` call may run; True means yes."""

@@ -17,16 +17,16 @@ from typing import Any
 
 import mcp
 import mcp_types
-import structlog
 
 from voice_agent.errors import BackendError
+from voice_agent.log import get_logger
 from voice_agent.tools._schema import strip_titles
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
 from voice_agent.tools._types import ToolError
 
 __all__ = ["MCPServer"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class MCPServer:

@@ -1,0 +1,56 @@
+"""Every example in the README runs as written, from the repository root."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.DOTALL)
+PYTHON = [code for lang, code in BLOCKS if lang == "python"]
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON)))
+def test_python_example_runs(index: int, tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(PYTHON[index])
+    done = run([sys.executable, str(script)], REPO, {"VOICE_AGENT_HOME_DB": str(tmp_path / "h")})
+    assert done.returncode == 0, done.stderr
+    for expected in re.findall(r"# (\[.*\])$", PYTHON[index], re.MULTILINE):
+        assert expected in done.stdout
+
+
+def test_first_example_prints_what_the_readme_says(tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(PYTHON[0])
+    done = run([sys.executable, str(script)], REPO, {})
+    printed = README.split("prints\n\n```text\n", 1)[1].split("```", 1)[0]
+    assert done.stdout == printed
+
+
+def test_main_command_runs(tmp_path: Path) -> None:
+    command = next(code for lang, code in BLOCKS if lang == "bash" and "tools call" in code)
+    done = run(
+        shlex.split(command.strip()), REPO, {"VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3")}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "set_light" in done.stdout and "needs_confirmation" in done.stdout
