@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import Field
 
 from voice_agent import ToolCall, ToolError, ToolRegistry, tool
@@ -232,3 +234,53 @@ async def test_results_keep_order_and_time() -> None:
     results = await ToolRegistry([sleepy]).execute([call("sleepy", s=0.05), call("sleepy", s=0)])
     assert [r.value for r in results] == [0.05, 0]
     assert results[0].duration_ms >= 40 and time.perf_counter() > t0
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
+    | st.floats(allow_nan=True, allow_infinity=True),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@tool(inline=True)
+def typed(
+    name: str,
+    count: Annotated[int, Field(ge=0, le=10)],
+    ratio: float = 0.5,
+    mode: Literal["a", "b"] = "a",
+    tags: list[str] | None = None,
+) -> str:
+    """Check that only well-typed values ever arrive."""
+    assert isinstance(name, str) and isinstance(count, int) and not isinstance(count, bool)
+    assert 0 <= count <= 10 and isinstance(ratio, float) and mode in ("a", "b")
+    assert tags is None or all(isinstance(t, str) for t in tags)
+    return "fine"
+
+
+FUZZ_REGISTRY = ToolRegistry([typed])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "count", "ratio", "mode", "tags", "other"]),
+        json_values,
+        max_size=6,
+    )
+)
+async def test_fuzz_validator_lets_only_well_typed_arguments_through(
+    arguments: dict[str, Any],
+) -> None:
+    [result] = await FUZZ_REGISTRY.execute([ToolCall(name="typed", arguments=arguments)])
+    assert result.kind in ("ok", "invalid_arguments"), result
+    if result.kind == "invalid_arguments":
+        assert result.error and result.error.startswith("invalid arguments for 'typed': arguments")
+    else:
+        assert result.value == "fine"
