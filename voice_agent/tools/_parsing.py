@@ -22,7 +22,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import json_repair
 
@@ -140,7 +140,35 @@ _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
 }
+_MAX_SEQUENCE = 10_000
+"""Longest string or list that arithmetic in an argument may build ("a" * 10**9 is refused)."""
+
+
+def _arithmetic(op: ast.operator, a: Any, b: Any) -> Any:
+    """``a <op> b`` for literal operands, as Python would compute it, within size limits."""
+    number = (int, float)
+    if type(op) not in _BINOPS:
+        raise _Undecodable(f"operator {type(op).__name__} is not supported in arguments")
+    if isinstance(op, ast.Pow) and (
+        not (isinstance(a, number) and isinstance(b, number)) or abs(b) > 64 or abs(a) > 1e6
+    ):
+        raise _Undecodable("exponent too large for an argument value")
+    if isinstance(op, ast.Mult) and isinstance(a, str | list | tuple) != isinstance(
+        b, str | list | tuple
+    ):
+        seq, times = (a, b) if isinstance(a, str | list | tuple) else (b, a)
+        if not isinstance(times, int) or len(seq) * max(times, 0) > _MAX_SEQUENCE:
+            raise _Undecodable("repetition too long for an argument value")
+    if isinstance(op, ast.Div | ast.FloorDiv | ast.Mod) and b == 0:
+        raise _Undecodable("division by zero in an argument")
+    try:
+        return _BINOPS[type(op)](a, b)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise _Undecodable(f"cannot compute an argument: {e}") from None
 
 
 def _literal(node: ast.AST, depth: int = 0) -> Any:
@@ -157,13 +185,11 @@ def _literal(node: ast.AST, depth: int = 0) -> Any:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise _Undecodable("a sign applies only to numbers")
             return -value if isinstance(op, ast.USub) else value
-        case ast.BinOp(left=left, op=op, right=right) if type(op) in _BINOPS:
+        case ast.BinOp(left=left, op=op, right=right):
             a, b = _literal(left, depth + 1), _literal(right, depth + 1)
             if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b)):
                 raise _Undecodable("arithmetic applies only to numbers")
-            if isinstance(op, ast.Div) and b == 0:
-                raise _Undecodable("division by zero in an argument")
-            return _check_finite(_BINOPS[type(op)](a, b))
+            return _check_finite(_arithmetic(op, a, b))
         case ast.List(elts=elts) | ast.Tuple(elts=elts) | ast.Set(elts=elts):
             return [_literal(e, depth + 1) for e in elts]
         case ast.Dict(keys=keys, values=values):
@@ -190,8 +216,75 @@ def _dotted(node: ast.AST) -> str:
     raise _Undecodable("a call must name a function, like f(...) or module.f(...)")
 
 
-def parse_python_calls(text: str) -> list[ToolCall]:
+def _bfcl_literal(node: ast.AST) -> Any:
+    """A value the way BFCL's official prompt-mode decoder reads it (REFERENCE.md §5).
+
+    Differences from :func:`_literal`, all on purpose so that scores match the official
+    checker: tuples stay tuples, bytes and complex numbers are kept, ``...`` reads as the
+    string ``"..."``, any unary operator negates its constant, a call without keywords reads as
+    its source text and one with keywords as a nested ``{name: {args}}``, a subscript reads as its
+    source text. Arithmetic is computed by :func:`_arithmetic`; the official decoder evaluates it
+    with ``eval``, which we never do, so arithmetic beyond plain literals fails here.
+    """
+    match node:
+        case ast.Constant(value=value):
+            return "..." if value is Ellipsis else value
+        case ast.UnaryOp(operand=ast.Constant(value=value)):
+            operand: Any = value
+            try:
+                return -operand
+            except TypeError:
+                raise _Undecodable(f"bad operand for unary operator: {value!r}") from None
+        case ast.List(elts=elts):
+            return [_bfcl_literal(e) for e in elts]
+        case ast.Tuple(elts=elts):
+            return tuple(_bfcl_literal(e) for e in elts)
+        case ast.Dict(keys=keys, values=values):
+            out: dict[Any, Any] = {}
+            for k, v in zip(keys, values, strict=True):
+                if k is None:
+                    raise _Undecodable("'**' unpacking is not supported")
+                try:
+                    out[_bfcl_literal(k)] = _bfcl_literal(v)
+                except TypeError:
+                    raise _Undecodable("unhashable dictionary key") from None
+            return out
+        case ast.BinOp(left=left, op=op, right=right):
+            return _arithmetic(op, _bfcl_literal(left), _bfcl_literal(right))
+        case ast.Name(id=ident):
+            return ident
+        case ast.Call(keywords=[]):
+            return ast.unparse(node)
+        case ast.Call():
+            name, args = _bfcl_call(node)
+            return {name: args}
+        case ast.Subscript(value=value, slice=index):
+            return f"{ast.unparse(value)}[{ast.unparse(index)}]"
+    raise _Undecodable(f"unsupported AST type: {type(node).__name__}")
+
+
+def _bfcl_call(node: ast.Call) -> tuple[str, dict[Any, Any]]:
+    parts = []
+    func = node.func
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    return ".".join(reversed(parts)), {kw.arg: _bfcl_literal(kw.value) for kw in node.keywords}
+
+
+def parse_python_calls(
+    text: str, *, dialect: Literal["strict", "bfcl"] = "strict"
+) -> list[ToolCall]:
     """Parse ``[f(a=1), mod.g(b="x")]`` (or one bare call) into calls, without running anything.
+
+    Args:
+        text: the Python call syntax.
+        dialect: ``strict`` (the default) accepts JSON-like literal arguments only and refuses
+            positional arguments. ``bfcl`` reads values exactly as BFCL's official decoder does
+            (see :func:`_bfcl_literal`) and ignores positional arguments, as it does; use it to
+            score BFCL prompt-mode outputs.
 
     Raises:
         ValueError: the text is not a list of calls with literal keyword arguments.
@@ -201,19 +294,34 @@ def parse_python_calls(text: str) -> list[ToolCall]:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         raise _Undecodable(f"not Python call syntax: {e}") from None
     body = tree.body
-    nodes = body.elts if isinstance(body, ast.List | ast.Tuple) else [body]
+    if dialect == "bfcl":
+        if isinstance(body, ast.Call):
+            nodes: list[ast.expr] = [body]
+        elif isinstance(body, ast.List | ast.Tuple | ast.Set):
+            nodes = body.elts
+        else:
+            raise _Undecodable(f"expected a list of calls, found {type(body).__name__}")
+    else:
+        nodes = body.elts if isinstance(body, ast.List | ast.Tuple) else [body]
     calls = []
     for node in nodes:
         if not isinstance(node, ast.Call):
             raise _Undecodable(f"expected a function call, found {type(node).__name__}")
+        if dialect == "bfcl":
+            try:
+                name, args = _bfcl_call(node)
+            except RecursionError:
+                raise _Undecodable("nested too deeply") from None
+            calls.append(ToolCall(name=name, arguments=args))
+            continue
         if node.args:
             raise _Undecodable(f"{_dotted(node.func)}: use keyword arguments, not positional")
-        args: dict[str, Any] = {}
+        strict_args: dict[str, Any] = {}
         for kw in node.keywords:
             if kw.arg is None:
                 raise _Undecodable("'**' unpacking is not a literal")
-            args[kw.arg] = _literal(kw.value)
-        calls.append(ToolCall(name=_dotted(node.func), arguments=args))
+            strict_args[kw.arg] = _literal(kw.value)
+        calls.append(ToolCall(name=_dotted(node.func), arguments=strict_args))
     return calls
 
 
