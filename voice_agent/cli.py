@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,8 +23,10 @@ app = typer.Typer(
 )
 tools_app = typer.Typer(no_args_is_help=True, help="Inspect and try tools.")
 app.add_typer(tools_app, name="tools")
+eval_app = typer.Typer(no_args_is_help=True, help="Score function-calling benchmarks.")
+app.add_typer(eval_app, name="eval")
 
-out = Console()
+console = Console()
 err = Console(stderr=True)
 
 ToolsPath = Annotated[
@@ -91,7 +96,7 @@ def tools_list(path: ToolsPath, base_url: BaseUrl = None, as_json: JsonFlag = Fa
             params,
             t.description.splitlines()[0] if t.description else "",
         )
-    out.print(table)
+    console.print(table)
 
 
 @tools_app.command("check")
@@ -102,8 +107,8 @@ def tools_check(path: ToolsPath, base_url: BaseUrl = None) -> None:
     for t in registry:
         for problem in _problems(t):
             found += 1
-            out.print(f"[yellow]{t.name}[/yellow]: {problem}")
-    out.print(f"{len(registry)} tools, {found} problems")
+            console.print(f"[yellow]{t.name}[/yellow]: {problem}")
+    console.print(f"{len(registry)} tools, {found} problems")
     raise typer.Exit(1 if found else 0)
 
 
@@ -145,16 +150,112 @@ def tools_call(
         )
         return
     for problem in parsed.problems:
-        out.print(f"[red]could not decode:[/red] {problem}")
+        console.print(f"[red]could not decode:[/red] {problem}")
     if parsed.text:
-        out.print(f"[bold]text:[/bold] {parsed.text}")
+        console.print(f"[bold]text:[/bold] {parsed.text}")
     table = Table(title=f"{len(parsed.calls)} calls")
     for column in ("tool", "arguments", "result", "ms"):
         table.add_column(column)
     for call, res in zip(parsed.calls, results, strict=True):
         shown = json.dumps(res.value) if res.ok else f"[red]{res.kind}[/red]: {res.error}"
         table.add_row(call.name, json.dumps(call.arguments), shown, f"{res.duration_ms:.2f}")
-    out.print(table)
+    console.print(table)
+
+
+class Suite(StrEnum):
+    """Benchmarks ``eval score`` can check."""
+
+    bfcl = "bfcl"
+
+
+class ResultFormatOption(StrEnum):
+    """How result lines were written (see ``voice_agent.evals.bfcl.decode_result``)."""
+
+    auto = "auto"
+    fc = "fc"
+    prompt = "prompt"
+
+
+@eval_app.command("score")
+def eval_score(
+    results: Annotated[
+        Path,
+        typer.Option(
+            "--results", help="BFCL result file: one JSON object per line with 'id' and 'result'."
+        ),
+    ],
+    category: Annotated[str, typer.Option("--category", help="e.g. simple_python.")],
+    suite: Annotated[Suite, typer.Option("--suite")] = Suite.bfcl,
+    underscore_to_dot: Annotated[
+        bool,
+        typer.Option("--underscore-to-dot", help="The model saw '.' in names replaced by '_'."),
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Directory with BFCL_v4_*.json and possible_answer/; default: the "
+            "official bfcl-eval wheel, downloaded once into the user cache.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write one JSON line per entry: id, valid, error_type."),
+    ] = None,
+    fmt: Annotated[
+        ResultFormatOption,
+        typer.Option(
+            "--format",
+            help="fc: list of {name: json-args}; prompt: Python calls as text; auto: "
+            "by the type of each result.",
+        ),
+    ] = ResultFormatOption.auto,
+) -> None:
+    """Re-score an existing BFCL result file with the official checker's semantics."""
+    from voice_agent.evals.bfcl import load_category, score_result_lines
+
+    try:
+        entries = load_category(category, data)
+        lines = results.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        err.print(f"[red]error:[/red] cannot read {results}: {e.strerror}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    scored, summary = score_result_lines(
+        lines, entries, category, fmt=fmt.value, underscore_to_dot=underscore_to_dot
+    )
+    if out is not None:
+        with out.open("w", encoding="utf-8") as f:
+            for line in scored:
+                if line.verdict is not None:
+                    f.write(
+                        json.dumps(
+                            {
+                                "id": line.id,
+                                "valid": line.verdict.valid,
+                                "error_type": line.verdict.error_type,
+                                "errors": list(line.verdict.errors),
+                            }
+                        )
+                        + "\n"
+                    )
+    for problem in summary.problems:
+        err.print(f"[yellow]skipped[/yellow] {results}: {problem}", soft_wrap=True)
+    errors = Counter(s.verdict.error_type for s in scored if s.verdict and not s.verdict.valid)
+    table = Table(title=f"{suite.value} · {category} · {results.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("accuracy", f"{summary.accuracy:.2%}")
+    table.add_row("correct / scored", f"{summary.correct} / {summary.total}")
+    table.add_row("entries without a result", str(summary.missing))
+    table.add_row("lines skipped", str(len(summary.problems)))
+    for error_type, count in errors.most_common(8):
+        table.add_row(f"  {error_type}", str(count))
+    console.print(table)
+    print(f"accuracy {summary.accuracy:.4f} ({summary.correct}/{summary.total})")
+    raise typer.Exit(1 if summary.problems else 0)
 
 
 def _result_dict(result: ToolResult) -> dict[str, Any]:

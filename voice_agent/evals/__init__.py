@@ -1,1 +1,1 @@
-"""Placeholder: lands with a later issue (see DESIGN.md)."""
+"""Evaluation suites: BFCL (and, later, ACEBench and the speech variants)."""
