@@ -17,3 +17,11 @@ def bfcl_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"BFCL test data not found at {path}; set VOICE_AGENT_SHARED_DATA")
     return path
+
+
+@pytest.fixture(scope="session")
+def acebench_dir() -> Path:
+    path = SHARED_DATA / "acebench"
+    if not path.is_dir():
+        pytest.fail(f"ACEBench test data not found at {path}; set VOICE_AGENT_SHARED_DATA")
+    return path

@@ -8,15 +8,18 @@ import sys
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from voice_agent.errors import VoiceAgentError
+from voice_agent.errors import ConfigError, VoiceAgentError
 from voice_agent.log import configure_logging
 from voice_agent.tools import Tool, ToolCall, ToolRegistry, ToolResult
+
+if TYPE_CHECKING:
+    from voice_agent.evals.bfcl._decode import ResultFormat
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Speech-native agents with validated tools."
@@ -166,6 +169,7 @@ class Suite(StrEnum):
     """Benchmarks ``eval score`` can check."""
 
     bfcl = "bfcl"
+    acebench = "acebench"
 
 
 class ResultFormatOption(StrEnum):
@@ -211,51 +215,101 @@ def eval_score(
         ),
     ] = ResultFormatOption.auto,
 ) -> None:
-    """Re-score an existing BFCL result file with the official checker's semantics."""
-    from voice_agent.evals.bfcl import load_category, score_result_lines
-
+    """Re-score an existing result file with the official checker's semantics."""
     try:
-        entries = load_category(category, data)
         lines = results.read_text(encoding="utf-8").splitlines()
+        if suite is Suite.acebench:
+            verdicts, problems, accuracy, correct, total, missing = _score_acebench(
+                lines, category, data, fmt.value
+            )
+        else:
+            verdicts, problems, accuracy, correct, total, missing = _score_bfcl(
+                lines, category, data, fmt.value, underscore_to_dot
+            )
     except OSError as e:
         err.print(f"[red]error:[/red] cannot read {results}: {e.strerror}", soft_wrap=True)
         raise typer.Exit(2) from None
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None
-    scored, summary = score_result_lines(
-        lines, entries, category, fmt=fmt.value, underscore_to_dot=underscore_to_dot
-    )
     if out is not None:
         with out.open("w", encoding="utf-8") as f:
-            for line in scored:
-                if line.verdict is not None:
-                    f.write(
-                        json.dumps(
-                            {
-                                "id": line.id,
-                                "valid": line.verdict.valid,
-                                "error_type": line.verdict.error_type,
-                                "errors": list(line.verdict.errors),
-                            }
-                        )
-                        + "\n"
-                    )
-    for problem in summary.problems:
+            for entry_id, verdict in verdicts:
+                row = {
+                    "id": entry_id,
+                    "valid": verdict.valid,
+                    "error_type": verdict.error_type,
+                    "errors": list(verdict.errors),
+                }
+                f.write(json.dumps(row) + "\n")
+    for problem in problems:
         err.print(f"[yellow]skipped[/yellow] {results}: {problem}", soft_wrap=True)
-    errors = Counter(s.verdict.error_type for s in scored if s.verdict and not s.verdict.valid)
+    errors = Counter(v.error_type for _, v in verdicts if not v.valid)
     table = Table(title=f"{suite.value} · {category} · {results.name}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("accuracy", f"{summary.accuracy:.2%}")
-    table.add_row("correct / scored", f"{summary.correct} / {summary.total}")
-    table.add_row("entries without a result", str(summary.missing))
-    table.add_row("lines skipped", str(len(summary.problems)))
+    table.add_row("accuracy", f"{accuracy:.2%}")
+    table.add_row("correct / scored", f"{correct} / {total}")
+    table.add_row("entries without a result", str(missing))
+    table.add_row("lines skipped", str(len(problems)))
     for error_type, count in errors.most_common(8):
         table.add_row(f"  {error_type}", str(count))
     console.print(table)
-    print(f"accuracy {summary.accuracy:.4f} ({summary.correct}/{summary.total})")
-    raise typer.Exit(1 if summary.problems else 0)
+    print(f"accuracy {accuracy:.4f} ({correct}/{total})")
+    raise typer.Exit(1 if problems else 0)
+
+
+ScoreOutcome = tuple[list[tuple[str, Any]], list[str], float, int, int, int]
+
+
+def _score_bfcl(
+    lines: list[str],
+    category: str,
+    data: Path | None,
+    fmt: ResultFormat,
+    underscore_to_dot: bool,
+) -> ScoreOutcome:
+    from voice_agent.evals.bfcl import load_category, score_result_lines
+
+    entries = load_category(category, data)
+    scored, summary = score_result_lines(
+        lines,
+        entries,
+        category,
+        fmt=fmt,
+        underscore_to_dot=underscore_to_dot,
+    )
+    verdicts = [(s.id, s.verdict) for s in scored if s.verdict is not None and s.id]
+    return (
+        verdicts,
+        summary.problems,
+        summary.accuracy,
+        summary.correct,
+        summary.total,
+        summary.missing,
+    )
+
+
+def _score_acebench(
+    lines: list[str], category: str, data: Path | None, fmt: ResultFormat
+) -> ScoreOutcome:
+    from voice_agent.evals.acebench import load_category, score_ace_lines
+
+    if data is None:
+        raise ConfigError(
+            "ACEBench needs --data DIR: the directory with data_<category>.json "
+            "and possible_answer/ (ACEBench's data_all/data_en)"
+        )
+    entries = load_category(category, data)
+    verdicts, score = score_ace_lines(lines, entries, category, fmt)
+    return (
+        list(verdicts),
+        score.problems,
+        score.accuracy,
+        score.correct,
+        score.total,
+        len(entries) - score.total,
+    )
 
 
 def _result_dict(result: ToolResult) -> dict[str, Any]:

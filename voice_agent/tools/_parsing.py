@@ -29,6 +29,7 @@ import json_repair
 from voice_agent.tools._types import ParseResult, ToolCall, new_call_id
 
 __all__ = [
+    "Dialect",
     "decode_markup",
     "find_closer",
     "parse_python_calls",
@@ -216,7 +217,12 @@ def _dotted(node: ast.AST) -> str:
     raise _Undecodable("a call must name a function, like f(...) or module.f(...)")
 
 
-def _bfcl_literal(node: ast.AST) -> Any:
+Dialect = Literal["strict", "bfcl", "acebench"]
+"""How Python call syntax is read: ``strict`` for running tools, the others to score exactly
+as the official BFCL and ACEBench decoders do."""
+
+
+def _bfcl_literal(node: ast.AST, dialect: Dialect = "bfcl") -> Any:
     """A value the way BFCL's official prompt-mode decoder reads it (REFERENCE.md §5).
 
     Differences from :func:`_literal`, all on purpose so that scores match the official
@@ -225,6 +231,8 @@ def _bfcl_literal(node: ast.AST) -> Any:
     its source text and one with keywords as a nested ``{name: {args}}``, a subscript reads as its
     source text. Arithmetic is computed by :func:`_arithmetic`; the official decoder evaluates it
     with ``eval``, which we never do, so arithmetic beyond plain literals fails here.
+    ACEBench's decoder is the same but for a call without keywords, which it reads as
+    ``{name: {}}``.
     """
     match node:
         case ast.Constant(value=value):
@@ -236,34 +244,34 @@ def _bfcl_literal(node: ast.AST) -> Any:
             except TypeError:
                 raise _Undecodable(f"bad operand for unary operator: {value!r}") from None
         case ast.List(elts=elts):
-            return [_bfcl_literal(e) for e in elts]
+            return [_bfcl_literal(e, dialect) for e in elts]
         case ast.Tuple(elts=elts):
-            return tuple(_bfcl_literal(e) for e in elts)
+            return tuple(_bfcl_literal(e, dialect) for e in elts)
         case ast.Dict(keys=keys, values=values):
             out: dict[Any, Any] = {}
             for k, v in zip(keys, values, strict=True):
                 if k is None:
                     raise _Undecodable("'**' unpacking is not supported")
                 try:
-                    out[_bfcl_literal(k)] = _bfcl_literal(v)
+                    out[_bfcl_literal(k, dialect)] = _bfcl_literal(v, dialect)
                 except TypeError:
                     raise _Undecodable("unhashable dictionary key") from None
             return out
         case ast.BinOp(left=left, op=op, right=right):
-            return _arithmetic(op, _bfcl_literal(left), _bfcl_literal(right))
+            return _arithmetic(op, _bfcl_literal(left, dialect), _bfcl_literal(right, dialect))
         case ast.Name(id=ident):
             return ident
-        case ast.Call(keywords=[]):
+        case ast.Call(keywords=[]) if dialect == "bfcl":
             return ast.unparse(node)
         case ast.Call():
-            name, args = _bfcl_call(node)
+            name, args = _bfcl_call(node, dialect)
             return {name: args}
         case ast.Subscript(value=value, slice=index):
             return f"{ast.unparse(value)}[{ast.unparse(index)}]"
     raise _Undecodable(f"unsupported AST type: {type(node).__name__}")
 
 
-def _bfcl_call(node: ast.Call) -> tuple[str, dict[Any, Any]]:
+def _bfcl_call(node: ast.Call, dialect: Dialect) -> tuple[str, dict[Any, Any]]:
     parts = []
     func = node.func
     while isinstance(func, ast.Attribute):
@@ -271,12 +279,11 @@ def _bfcl_call(node: ast.Call) -> tuple[str, dict[Any, Any]]:
         func = func.value
     if isinstance(func, ast.Name):
         parts.append(func.id)
-    return ".".join(reversed(parts)), {kw.arg: _bfcl_literal(kw.value) for kw in node.keywords}
+    args = {kw.arg: _bfcl_literal(kw.value, dialect) for kw in node.keywords}
+    return ".".join(reversed(parts)), args
 
 
-def parse_python_calls(
-    text: str, *, dialect: Literal["strict", "bfcl"] = "strict"
-) -> list[ToolCall]:
+def parse_python_calls(text: str, *, dialect: Dialect = "strict") -> list[ToolCall]:
     """Parse ``[f(a=1), mod.g(b="x")]`` (or one bare call) into calls, without running anything.
 
     Args:
@@ -284,7 +291,8 @@ def parse_python_calls(
         dialect: ``strict`` (the default) accepts JSON-like literal arguments only and refuses
             positional arguments. ``bfcl`` reads values exactly as BFCL's official decoder does
             (see :func:`_bfcl_literal`) and ignores positional arguments, as it does; use it to
-            score BFCL prompt-mode outputs.
+            score BFCL prompt-mode outputs. ``acebench`` is ACEBench's variant: the text must be
+            a list, and a call without keywords inside arguments reads as ``{name: {}}``.
 
     Raises:
         ValueError: the text is not a list of calls with literal keyword arguments.
@@ -294,8 +302,8 @@ def parse_python_calls(
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         raise _Undecodable(f"not Python call syntax: {e}") from None
     body = tree.body
-    if dialect == "bfcl":
-        if isinstance(body, ast.Call):
+    if dialect != "strict":
+        if isinstance(body, ast.Call) and dialect == "bfcl":
             nodes: list[ast.expr] = [body]
         elif isinstance(body, ast.List | ast.Tuple | ast.Set):
             nodes = body.elts
@@ -307,9 +315,9 @@ def parse_python_calls(
     for node in nodes:
         if not isinstance(node, ast.Call):
             raise _Undecodable(f"expected a function call, found {type(node).__name__}")
-        if dialect == "bfcl":
+        if dialect != "strict":
             try:
-                name, args = _bfcl_call(node)
+                name, args = _bfcl_call(node, dialect)
             except RecursionError:
                 raise _Undecodable("nested too deeply") from None
             calls.append(ToolCall(name=name, arguments=args))
