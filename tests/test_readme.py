@@ -47,10 +47,27 @@ def test_first_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     assert done.stdout == printed
 
 
-def test_main_command_runs(tmp_path: Path) -> None:
-    command = next(code for lang, code in BLOCKS if lang == "bash" and "tools call" in code)
+COMMANDS = [
+    code.strip()
+    for lang, code in BLOCKS
+    if lang == "bash" and code.strip().startswith("voice-agent ")
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_voice_agent_commands_run(command: str, tmp_path: Path) -> None:
+    (tmp_path / "examples").symlink_to(REPO / "examples")
     done = run(
-        shlex.split(command.strip()), REPO, {"VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3")}
+        shlex.split(command), tmp_path, {"VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3")}
     )
     assert done.returncode == 0, done.stderr
-    assert "set_light" in done.stdout and "needs_confirmation" in done.stdout
+    if "tools call" in command:
+        assert "set_light" in done.stdout and "needs_confirmation" in done.stdout
+    if "eval score" in command:
+        assert "accuracy 0.8000 (8/10)" in done.stdout
+    if "eval run" in command:
+        assert (tmp_path / "runs" / "eval" / "report.md").exists()
+
+
+def test_readme_has_the_main_commands() -> None:
+    assert len(COMMANDS) >= 3

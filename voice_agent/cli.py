@@ -312,6 +312,113 @@ def _score_acebench(
     )
 
 
+def _understanding_model(profile: str) -> Any:
+    if profile.startswith("scripted:"):
+        from voice_agent.testing import ScriptedUnderstanding
+
+        return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
+    raise ConfigError(
+        f"model profile {profile!r} is not available yet: the embedded cpu-default, gpu and "
+        "remote profiles land with the models issue. Use scripted:FILE to replay recorded "
+        'outputs (one {"id": ..., "output": ...} per line).'
+    )
+
+
+@eval_app.command("run")
+def eval_run(
+    suite: Annotated[
+        str,
+        typer.Option(
+            "--suite",
+            help="bfcl, bfcl-live, acebench, "
+            "speech-bfcl-single, speech-bfcl-parallel, "
+            "speech-acebench-single, speech-acebench-parallel",
+        ),
+    ],
+    model: Annotated[str, typer.Option("--model", help="Model profile, e.g. scripted:FILE.")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only these categories of the suite (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most N samples per category.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Run folder; rerunning into it resumes.")
+    ] = Path("runs/eval"),
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Benchmark data (BFCL: directory or wheel, default the pinned wheel; "
+            "ACEBench: required).",
+        ),
+    ] = None,
+    snr: Annotated[
+        float | None, typer.Option("--snr", help="Speech suites: add white noise at this SNR (dB).")
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option("--speed", help="Speech suites: play the query this many times faster."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Run a model over a suite (resumable), then write the report into the run folder."""
+    from voice_agent.evals import (
+        SUITES,
+        Augmentation,
+        SpeechCache,
+        build_report,
+        load_suite,
+        run_samples,
+    )
+
+    try:
+        samples = load_suite(
+            suite, data=data, categories=tuple(category or ()) or None, limit=limit
+        )
+        understanding = _understanding_model(model)
+        speech = None
+        if SUITES[suite].modality == "speech":
+            from voice_agent.models.tts import EspeakTTS
+
+            speech = SpeechCache(EspeakTTS(), out / "speech-cache")
+        summary = asyncio.run(
+            run_samples(
+                samples,
+                understanding,
+                out,
+                speech=speech,
+                augmentation=Augmentation(snr_db=snr, speed=speed),
+                show_progress=progress,
+            )
+        )
+        report = build_report(out)
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(
+        f"{summary.ran} run now, {summary.done_before} done before, "
+        f"{len(summary.errors)} failed (rerun to retry them)"
+    )
+    console.print(f"report: {report}")
+    raise typer.Exit(1 if summary.errors else 0)
+
+
+@eval_app.command("report")
+def eval_report(
+    out: Annotated[Path, typer.Argument(help="A run folder of `eval run`.")] = Path("runs/eval"),
+) -> None:
+    """Rebuild the report (markdown + PNG plots) of a run folder."""
+    from voice_agent.evals import build_report
+
+    try:
+        console.print(f"report: {build_report(out)}")
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 def _result_dict(result: ToolResult) -> dict[str, Any]:
     return {
         "call_id": result.call_id,

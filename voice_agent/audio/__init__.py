@@ -1,1 +1,15 @@
-"""Placeholder: lands with a later issue (see DESIGN.md)."""
+"""Audio in and out: validation, resampling, files, augmentation. Imports nothing of ours but
+the foundation."""
+
+from voice_agent.audio._audio import MODEL_RATE, Audio, AudioError, load_audio, prepare
+from voice_agent.audio._augment import add_noise, change_speed
+
+__all__ = [
+    "MODEL_RATE",
+    "Audio",
+    "AudioError",
+    "add_noise",
+    "change_speed",
+    "load_audio",
+    "prepare",
+]

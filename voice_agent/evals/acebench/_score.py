@@ -23,6 +23,7 @@ __all__ = [
     "AceScore",
     "acebench_summary",
     "decode_ace",
+    "multi_turn_accuracy",
     "outermost_brackets",
     "score_ace",
     "score_ace_lines",
@@ -131,14 +132,14 @@ def score_ace_lines(
     score.total = len(verdicts)
     score.correct = sum(v.valid for _, v in verdicts)
     if category in MULTI_TURN_CATEGORIES:
-        score.accuracy, score.process_accuracy = _multi_turn(verdicts)
+        score.accuracy, score.process_accuracy = multi_turn_accuracy(verdicts)
     elif score.total:
         exact = score.correct / score.total
         score.accuracy = exact if category in SPECIAL_CATEGORIES else round(exact, 3)
     return verdicts, score
 
 
-def _multi_turn(verdicts: Sequence[tuple[str, Verdict]]) -> tuple[float, float]:
+def multi_turn_accuracy(verdicts: Sequence[tuple[str, Verdict]]) -> tuple[float, float]:
     """Conversations are runs of consecutive ids with the same turn number (``…_<turn>_<i>``)."""
     groups: list[list[bool]] = []
     last_turn = None

@@ -1,0 +1,191 @@
+"""Run a model over a suite: resumable, one JSON line per sample, with a live progress bar.
+
+Every sample goes through the same path as a live turn: the query (typed, or synthesized and
+degraded audio) goes to the understanding model, the tool layer parses its raw output, and the
+benchmark's checker scores the calls. Each result is appended and flushed as soon as it is
+known, so a killed run resumes where it stopped and loses nothing already done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from voice_agent.errors import ConfigError
+from voice_agent.evals import acebench, bfcl
+from voice_agent.evals._samples import Sample
+from voice_agent.evals._speech import Augmentation, SpeechCache
+from voice_agent.log import get_logger
+from voice_agent.models import UnderstandingModel, UnderstandingRequest
+from voice_agent.tools import normalize_bfcl_schema, parse_tool_calls
+
+__all__ = ["RunSummary", "read_results", "run_samples", "score_output"]
+
+log = get_logger(__name__)
+
+
+def score_output(sample: Sample, output: str) -> tuple[list[dict[str, Any]], bfcl.Verdict]:
+    """Parse a raw model output with the tool layer and score it with the benchmark's checker."""
+    names = [str(f.get("name")) for f in sample.functions]
+    parsed = parse_tool_calls(output, known=names)
+    decoded = bfcl.calls_to_decoded(parsed.calls)
+    entry = sample.entry
+    if isinstance(entry, bfcl.BfclEntry):
+        if sample.category in bfcl.AST_CATEGORIES and not parsed.calls:
+            reason = "; ".join(parsed.problems) or "the model answered without a call"
+            return decoded, bfcl.Verdict.fail("ast_decoder:decoder_failed", reason)
+        return decoded, bfcl.score_decoded(entry, sample.category, decoded)
+    if sample.category in acebench.SPECIAL_CATEGORIES:
+        return decoded, acebench.check_special(sample.category, output, entry.answer)
+    return decoded, acebench.check_normal(entry.functions, decoded, entry.answer, sample.category)
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """The complete result lines of a results file; a torn last line (a killed run) is dropped
+    and cut from the file so that appending goes on cleanly."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    complete = raw[: raw.rfind(b"\n") + 1]
+    if len(complete) != len(raw):
+        log.warning("eval.torn_line_dropped", path=str(path), bytes=len(raw) - len(complete))
+        with path.open("r+b") as f:
+            f.truncate(len(complete))
+    records = []
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            log.warning("eval.bad_result_line", path=str(path), line=number)
+    return records
+
+
+@dataclass(slots=True, kw_only=True)
+class RunSummary:
+    """What one call of :func:`run_samples` did."""
+
+    results_path: Path
+    done_before: int = 0
+    """Samples found already done (resumed)."""
+    ran: int = 0
+    correct: int = 0
+    errors: list[str] = field(default_factory=list)
+    """Samples whose model call failed; they are not written, so a rerun retries them."""
+
+
+async def run_samples(
+    samples: Iterable[Sample],
+    model: UnderstandingModel,
+    out_dir: Path,
+    *,
+    speech: SpeechCache | None = None,
+    augmentation: Augmentation | None = None,
+    show_progress: bool = True,
+) -> RunSummary:
+    """Put every sample not yet in ``out_dir/results.jsonl`` to ``model`` and record the result.
+
+    Raises:
+        ConfigError: a speech sample and no ``speech`` cache to synthesize it with.
+    """
+    path, done = _open_results(out_dir)
+    todo = [s for s in samples if s.key not in done]
+    summary = RunSummary(results_path=path, done_before=len(done))
+    augmentation = augmentation or Augmentation()
+    if any(s.modality == "speech" for s in todo) and speech is None:
+        raise ConfigError("speech suites need a voice to synthesize the queries")
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("acc {task.fields[accuracy]}"),
+        TimeRemainingColumn(),
+        disable=not show_progress,
+    )
+    with progress, path.open("a", encoding="utf-8") as results:
+        task = progress.add_task(f"{len(todo)} to run", total=len(todo), accuracy="–")
+        for sample in todo:
+            record = await _run_one(sample, model, speech, augmentation)
+            if record is None:
+                summary.errors.append(sample.key)
+            else:
+                results.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                results.flush()
+                os.fsync(results.fileno())
+                summary.ran += 1
+                summary.correct += bool(record["valid"])
+            accuracy = f"{summary.correct / summary.ran:.1%}" if summary.ran else "–"
+            progress.update(task, advance=1, accuracy=accuracy)
+    return summary
+
+
+def _open_results(out_dir: Path) -> tuple[Path, set[str]]:
+    """The results file of ``out_dir`` and the keys of the samples it already holds."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.jsonl"
+    return path, {f"{r.get('suite')}/{r.get('id')}" for r in read_results(path)}
+
+
+async def _run_one(
+    sample: Sample,
+    model: UnderstandingModel,
+    speech: SpeechCache | None,
+    augmentation: Augmentation,
+) -> dict[str, Any] | None:
+    tools = [
+        {
+            "name": f.get("name"),
+            "description": f.get("description", ""),
+            "parameters": normalize_bfcl_schema(
+                f.get("parameters") or f.get("arguments") or {"type": "object"}
+            ),
+        }
+        for f in sample.functions
+    ]
+    timings: dict[str, float] = {}
+    audio = None
+    if sample.modality == "speech":
+        assert speech is not None
+        start = time.perf_counter()
+        audio = augmentation.apply(await speech.speech(sample.query), sample.id)
+        timings["speech_ms"] = (time.perf_counter() - start) * 1000
+    request = UnderstandingRequest(
+        audio=audio,
+        text=None if audio is not None else sample.query,
+        tools=tools,
+        metadata={"sample_id": sample.id, "suite": sample.suite},
+    )
+    start = time.perf_counter()
+    try:
+        understanding = await model.understand(request)
+    except Exception as e:
+        log.exception("eval.model_failed", sample=sample.key, error=type(e).__name__)
+        return None
+    timings["model_ms"] = (time.perf_counter() - start) * 1000
+    decoded, verdict = score_output(sample, understanding.output)
+    return {
+        "suite": sample.suite,
+        "benchmark": sample.benchmark,
+        "category": sample.category,
+        "id": sample.id,
+        "modality": sample.modality,
+        "augmentation": augmentation.label if sample.modality == "speech" else None,
+        "model": getattr(model, "name", type(model).__name__),
+        "output": understanding.output,
+        "calls": decoded,
+        "valid": verdict.valid,
+        "error_type": verdict.error_type,
+        "latency_ms": {k: round(v, 2) for k, v in timings.items()},
+    }

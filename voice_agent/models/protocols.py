@@ -1,0 +1,130 @@
+"""The roles a model can play, as small protocols, and the values that cross them.
+
+Backends implement these; nothing subclasses anything. Retries, timeouts and fallback are
+wrappers around a protocol, never a base class. Understanding models return the model's raw
+text: parsing tool calls out of it is the tool layer's job, one level up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from voice_agent.audio import Audio
+
+__all__ = [
+    "EMOTIONS",
+    "AudioChunk",
+    "Emotion",
+    "EmotionEstimate",
+    "Message",
+    "TTSInstruction",
+    "TextToSpeech",
+    "Understanding",
+    "UnderstandingModel",
+    "UnderstandingRequest",
+]
+
+Emotion = Literal["neutral", "happy", "sad", "angry", "fearful", "surprised"]
+EMOTIONS: tuple[Emotion, ...] = ("neutral", "happy", "sad", "angry", "fearful", "surprised")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One chat message of the history."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    name: str | None = None
+    """The tool's name, for ``role="tool"``."""
+    tool_call_id: str | None = None
+    """Which call a tool message answers."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmotionEstimate:
+    """A label from :data:`EMOTIONS` with how sure the estimator is."""
+
+    label: Emotion
+    confidence: float
+    """0-1; policies fall back to neutral below their threshold."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderstandingRequest:
+    """One turn to understand: speech or text, the history, the tools on offer."""
+
+    audio: Audio | None = None
+    """16 kHz mono speech; None for a text turn."""
+    text: str | None = None
+    """A typed turn, or a transcript when the caller already has one."""
+    history: Sequence[Message] = ()
+    tools: Sequence[Mapping[str, Any]] = ()
+    """OpenAI-format function dicts (``Tool.schema``)."""
+    system: str | None = None
+    """Extra system instructions (reply style from the policies)."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form labels (e.g. an eval sample id) that backends may log; never model input."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Understanding:
+    """What an understanding model made of a turn."""
+
+    output: str
+    """The model's raw text, tool-call markup included."""
+    transcript: str | None = None
+    """What the user said, when the backend knows it (cascades do)."""
+    emotion: EmotionEstimate | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    """Per stage, e.g. ``{"asr": 120.0, "llm": 900.0}``."""
+
+
+@runtime_checkable
+class UnderstandingModel(Protocol):
+    """Speech or text in, the model's reply (words and tool calls) out."""
+
+    name: str
+
+    async def understand(self, request: UnderstandingRequest) -> Understanding:
+        """Understand one turn."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TTSInstruction:
+    """How to say it; each backend maps what it can and logs what it cannot."""
+
+    emotion: Emotion = "neutral"
+    style: str | None = None
+    """Free text, e.g. "calm and reassuring"."""
+    speed: float = 1.0
+    """1.0 normal, 0.8 slower, 1.2 faster."""
+    volume: float = 1.0
+    """1.0 normal, 0.5 softer."""
+    pitch: float = 1.0
+    """1.0 normal."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioChunk:
+    """A piece of synthesized speech, in order."""
+
+    audio: Audio
+    index: int
+    final: bool = False
+
+
+@runtime_checkable
+class TextToSpeech(Protocol):
+    """Text in, audio chunks out."""
+
+    name: str
+    sample_rate: int
+
+    def synthesize(
+        self, text: str, instruction: TTSInstruction | None = None
+    ) -> AsyncIterator[AudioChunk]:
+        """Speak ``text``; chunks arrive as they are ready."""
+        ...

@@ -1,0 +1,86 @@
+"""espeak-ng as a voice: always available from Debian's packages, robotic but intelligible.
+
+It is the fallback voice of the CPU profile and the voice that speaks evaluation queries when
+nothing better is installed. Whisper transcribes it back word for word (REFERENCE.md §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+
+from voice_agent.audio import Audio, AudioError, load_audio
+from voice_agent.errors import ModelLoadError
+from voice_agent.log import get_logger
+from voice_agent.models.protocols import AudioChunk, TTSInstruction
+
+__all__ = ["EspeakTTS"]
+
+log = get_logger(__name__)
+
+_BASE_WPM = 165
+_BASE_PITCH = 50
+
+
+class EspeakTTS:
+    """The ``espeak-ng`` program, run as a subprocess per utterance.
+
+    Args:
+        voice: an espeak-ng voice name, e.g. ``en-us``.
+        executable: path or name of the program.
+
+    Raises:
+        ModelLoadError: espeak-ng is not installed (the message gives the install command).
+    """
+
+    name = "espeak-ng"
+
+    def __init__(self, voice: str = "en-us", executable: str = "espeak-ng") -> None:
+        found = shutil.which(executable)
+        if found is None:
+            raise ModelLoadError(
+                f"{executable!r} is not installed; install it with `apt-get install espeak-ng`"
+            )
+        self.executable, self.voice = found, voice
+        self.sample_rate = 22_050
+
+    def _arguments(self, instruction: TTSInstruction) -> list[str]:
+        speed = round(_BASE_WPM * instruction.speed)
+        pitch = max(0, min(99, round(_BASE_PITCH * instruction.pitch)))
+        amplitude = max(0, min(200, round(100 * instruction.volume)))
+        if instruction.emotion != "neutral" or instruction.style:
+            log.info(
+                "tts.instruction_unsupported",
+                backend=self.name,
+                emotion=instruction.emotion,
+                style=instruction.style,
+                detail="espeak-ng has no emotion or style; speed, pitch and volume applied",
+            )
+        return ["-v", self.voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude)]
+
+    async def speak(self, text: str, instruction: TTSInstruction | None = None) -> Audio:
+        """The whole utterance at once, at the voice's native rate."""
+        if not text.strip():
+            raise AudioError("nothing to say: the text is empty")
+        args = self._arguments(instruction or TTSInstruction())
+        process = await asyncio.create_subprocess_exec(
+            self.executable,
+            *args,
+            "--stdout",
+            "--",
+            text,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        wav, err = await process.communicate()
+        if process.returncode != 0:
+            raise AudioError(f"espeak-ng failed ({process.returncode}): {err.decode()[-200:]}")
+        return load_audio(wav, rate=self.sample_rate)
+
+    async def synthesize(
+        self, text: str, instruction: TTSInstruction | None = None
+    ) -> AsyncIterator[AudioChunk]:
+        """One chunk: espeak-ng renders a sentence in a few milliseconds."""
+        audio = await self.speak(text, instruction)
+        yield AudioChunk(audio=audio, index=0, final=True)

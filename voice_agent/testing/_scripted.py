@@ -1,0 +1,68 @@
+"""`ScriptedUnderstanding`: replays recorded model outputs through the real interface."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from voice_agent.errors import ConfigError
+from voice_agent.models import Understanding, UnderstandingRequest
+
+__all__ = ["ScriptedUnderstanding"]
+
+
+class ScriptedUnderstanding:
+    """An understanding model that answers from a script, keyed by ``metadata["sample_id"]``.
+
+    It checks what a real model would need (audio for speech turns, text otherwise) so that a
+    pipeline that forgets to pass the audio fails here too.
+
+    Args:
+        outputs: sample id → the raw output to replay.
+        default: replayed for ids that are not in the script.
+        delay: seconds to wait per turn, to exercise timing and progress code.
+    """
+
+    name = "scripted"
+
+    def __init__(
+        self, outputs: Mapping[str, str], *, default: str = "", delay: float = 0.0
+    ) -> None:
+        self.outputs, self.default, self.delay = dict(outputs), default, delay
+        self.requests: list[UnderstandingRequest] = []
+
+    @classmethod
+    def from_file(cls, path: str | Path, **options: float | str) -> ScriptedUnderstanding:
+        """Read a JSON Lines script: one ``{"id": ..., "output": ...}`` per line.
+
+        Raises:
+            ConfigError: the file is missing or a line is not such an object.
+        """
+        outputs: dict[str, str] = {}
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise ConfigError(f"cannot read the script {path}: {e.strerror}") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                outputs[str(record["id"])] = str(record["output"])
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(
+                    f'{path} line {number}: expected {{"id": ..., "output": ...}}'
+                ) from None
+        return cls(outputs, **options)  # type: ignore[arg-type]
+
+    async def understand(self, request: UnderstandingRequest) -> Understanding:
+        """Replay the output recorded for this request's sample."""
+        if request.audio is None and request.text is None:
+            raise ValueError("a turn needs audio or text")
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        sample = str(request.metadata.get("sample_id", ""))
+        return Understanding(output=self.outputs.get(sample, self.default))
