@@ -140,3 +140,29 @@ def test_gold_answers_are_valid_and_known_quirks(bfcl_dir: Path) -> None:
     decoded[0][name]["base"] = 10.0  # int expected: a float is a type error, no coercion
     verdict = check_ast(simple.functions, decoded, simple.answer, "simple_python")
     assert verdict.error_type == "type_error:simple"
+
+
+def test_greedy_parallel_matching_quirk(official_checker: OfficialChecker) -> None:
+    """Expected calls take the first output that fits, in order: a valid one-to-one matching
+    can exist and still be missed. The official checker does this; so must we."""
+    docs = [
+        {
+            "name": "f",
+            "parameters": {
+                "type": "dict",
+                "required": ["x"],
+                "properties": {"x": {"type": "integer"}},
+            },
+        }
+    ]
+    answer = [{"f": {"x": [1, 2]}}, {"f": {"x": [1]}}]
+    outputs = [{"f": {"x": 1}}, {"f": {"x": 2}}]
+    ours = check_ast(docs, outputs, answer, "parallel")
+    theirs = official_checker(docs, outputs, answer, "parallel", False)
+    assert not ours.valid and not theirs["valid"]
+    assert (
+        ours.error_type
+        == theirs["error_type"]
+        == ("parallel_function_checker_no_order:cannot_find_match")
+    )
+    assert check_ast(docs, outputs[::-1], answer, "parallel").valid

@@ -110,6 +110,7 @@ async def test_text_suites_and_report(bfcl_dir: Path, acebench_dir: Path, tmp_pa
     assert "| speech | bfcl | multiple | 5 | 4 | 80.00% |" in report
     assert "| text | acebench | special_irrelevant | 3 | 3 | 100.00% |" in report
     assert "| BFCL-Single | 80.00 | 80.00 | 88.58 |" in report
+    assert "BFCL Non-Live AST" not in report, "needs all four non-live categories"
     for image in ("accuracy_by_category.png", "summary_vs_reference.png", "latency.png"):
         assert (tmp_path / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({image})" in report

@@ -56,6 +56,14 @@ _POOLS: dict[str, tuple[str, ...]] = {
 }
 
 
+_LEADERBOARD_ROWS = {
+    "non_live_ast": "BFCL Non-Live AST",
+    "live_ast": "BFCL Live AST",
+    "irrelevance": "BFCL irrelevance",
+    "relevance": "BFCL live relevance",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CategoryRow:
     """Accuracy of one category in one modality."""
@@ -112,7 +120,7 @@ def _id_order(entry_id: str) -> tuple[int, ...]:
 
 
 def _summaries(rows: Sequence[CategoryRow]) -> dict[str, dict[str, float]]:
-    """Pooled rows (BFCL-Single, …) and BFCL Non-Live AST, per modality, in %."""
+    """Pooled rows (BFCL-Single, …) and BFCL's leaderboard summaries, per modality, in %."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     by_key = {(r.modality, r.category): r for r in rows}
     for modality in sorted({r.modality for r in rows}):
@@ -120,9 +128,14 @@ def _summaries(rows: Sequence[CategoryRow]) -> dict[str, dict[str, float]]:
             parts = [by_key[(modality, c)] for c in pool if (modality, c) in by_key]
             if parts:
                 out[name][modality] = 100 * sum(p.correct for p in parts) / sum(p.n for p in parts)
-        non_live = [by_key.get((modality, c)) for c in bfcl.AST_CATEGORIES[:4]]
-        if all(non_live):
-            out["BFCL Non-Live AST"][modality] = 100 * sum(r.accuracy for r in non_live if r) / 4
+        scores = {
+            r.category: bfcl.CategoryScore(category=r.category, correct=r.correct, total=r.n)
+            for r in rows
+            if r.modality == modality and r.benchmark == "bfcl"
+        }
+        for name, value in bfcl.leaderboard_summary(scores).items():
+            if value is not None:
+                out[_LEADERBOARD_ROWS[name]][modality] = 100 * value
     return out
 
 
