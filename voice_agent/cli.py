@@ -172,6 +172,13 @@ class Suite(StrEnum):
     acebench = "acebench"
 
 
+class Voice(StrEnum):
+    """Voices that can speak evaluation queries."""
+
+    piper = "piper"
+    espeak = "espeak"
+
+
 class ResultFormatOption(StrEnum):
     """How result lines were written (see ``voice_agent.evals.bfcl.decode_result``)."""
 
@@ -317,11 +324,9 @@ def _understanding_model(profile: str) -> Any:
         from voice_agent.testing import ScriptedUnderstanding
 
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
-    raise ConfigError(
-        f"model profile {profile!r} is not available yet: the embedded cpu-default, gpu and "
-        "remote profiles land with the models issue. Use scripted:FILE to replay recorded "
-        'outputs (one {"id": ..., "output": ...} per line).'
-    )
+    from voice_agent.models.profiles import load_profile
+
+    return load_profile(profile).understanding
 
 
 @eval_app.command("run")
@@ -335,7 +340,14 @@ def eval_run(
             "speech-acebench-single, speech-acebench-parallel",
         ),
     ],
-    model: Annotated[str, typer.Option("--model", help="Model profile, e.g. scripted:FILE.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Model profile: cpu-default, or scripted:FILE to replay recorded "
+            'outputs (one {"id": ..., "output": ...} per line).',
+        ),
+    ],
     category: Annotated[
         list[str] | None,
         typer.Option("--category", help="Only these categories of the suite (repeatable)."),
@@ -361,6 +373,9 @@ def eval_run(
         float | None,
         typer.Option("--speed", help="Speech suites: play the query this many times faster."),
     ] = None,
+    voice: Annotated[
+        Voice, typer.Option("--voice", help="Speech suites: who speaks the queries.")
+    ] = Voice.piper,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
@@ -380,9 +395,10 @@ def eval_run(
         understanding = _understanding_model(model)
         speech = None
         if SUITES[suite].modality == "speech":
-            from voice_agent.models.tts import EspeakTTS
+            from voice_agent.models.tts import EspeakTTS, PiperTTS
 
-            speech = SpeechCache(EspeakTTS(), out / "speech-cache")
+            tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
+            speech = SpeechCache(tts, out / "speech-cache")
         summary = asyncio.run(
             run_samples(
                 samples,

@@ -1,16 +1,20 @@
 """Model roles (protocols) and backends. Depends on ``audio`` only."""
 
+from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import (
     EMOTIONS,
     AudioChunk,
     Emotion,
     EmotionEstimate,
     Message,
+    SpeechRecognizer,
     TextToSpeech,
+    Transcript,
     TTSInstruction,
     Understanding,
     UnderstandingModel,
     UnderstandingRequest,
+    Word,
 )
 
 __all__ = [
@@ -19,9 +23,13 @@ __all__ = [
     "Emotion",
     "EmotionEstimate",
     "Message",
+    "SpeechRecognizer",
     "TTSInstruction",
     "TextToSpeech",
+    "Transcript",
     "Understanding",
     "UnderstandingModel",
     "UnderstandingRequest",
+    "Word",
+    "cache_dir",
 ]

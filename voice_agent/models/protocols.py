@@ -19,11 +19,14 @@ __all__ = [
     "Emotion",
     "EmotionEstimate",
     "Message",
+    "SpeechRecognizer",
     "TTSInstruction",
     "TextToSpeech",
+    "Transcript",
     "Understanding",
     "UnderstandingModel",
     "UnderstandingRequest",
+    "Word",
 ]
 
 Emotion = Literal["neutral", "happy", "sad", "angry", "fearful", "surprised"]
@@ -40,6 +43,37 @@ class Message:
     """The tool's name, for ``role="tool"``."""
     tool_call_id: str | None = None
     """Which call a tool message answers."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Word:
+    """One recognized word with its timing."""
+
+    text: str
+    start: float
+    """Seconds from the start of the audio."""
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    """What was said."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+    language: str | None = None
+
+
+@runtime_checkable
+class SpeechRecognizer(Protocol):
+    """Audio in, transcript out."""
+
+    name: str
+
+    async def transcribe(self, audio: Audio) -> Transcript:
+        """Transcribe one utterance."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

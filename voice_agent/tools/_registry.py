@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import pydantic_core
 
+from voice_agent.chat_format import qwen_tools_block
 from voice_agent.errors import ToolDefinitionError
 from voice_agent.log import get_logger
 from voice_agent.tools._loading import load_tool_objects
@@ -41,28 +42,6 @@ log = get_logger(__name__)
 
 Confirm = Callable[[ToolCall, Tool], Awaitable[bool]]
 """Asks the user whether a ``confirm=True`` call may run; True means yes."""
-
-_QWEN_HEADER = (
-    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
-)
-_QWEN_FOOTER = (
-    "</tools>\n\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-)
-
-
-def qwen_tools_block(schemas: Iterable[Mapping[str, Any]]) -> str:
-    """The tools section of a Qwen2.5/Qwen3 (and Fun-Audio-Chat) system prompt.
-
-    Args:
-        schemas: OpenAI-format function dicts (``Tool.schema``).
-    """
-    lines = [
-        json.dumps({"type": "function", "function": dict(s)}, ensure_ascii=False) for s in schemas
-    ]
-    return "\n".join([_QWEN_HEADER, *lines, _QWEN_FOOTER])
 
 
 def _no_handler(name: str) -> Callable[..., Any]:

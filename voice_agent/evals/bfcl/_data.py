@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_agent.errors import ConfigError
+from voice_agent.models import cache_dir
 
 __all__ = [
     "AST_CATEGORIES",
@@ -70,20 +70,13 @@ class BfclEntry:
         return str(texts[-1]) if texts else ""
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("VOICE_AGENT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "voice-agent"
-    )
-    return Path(base)
-
-
 def fetch_official_wheel(cache: Path | None = None) -> Path:
     """The pinned official wheel in the user cache, downloaded on first use and hash-checked.
 
     Raises:
         ConfigError: the download failed (no network?) or the file's hash is wrong.
     """
-    folder = (cache or _cache_dir()) / "bfcl"
+    folder = (cache or cache_dir()) / "bfcl"
     wheel = folder / WHEEL_NAME
     if not wheel.exists():
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Text-to-speech backends."""
 
 from voice_agent.models.tts.espeak import EspeakTTS
+from voice_agent.models.tts.piper import PiperTTS
 
-__all__ = ["EspeakTTS"]
+__all__ = ["EspeakTTS", "PiperTTS"]

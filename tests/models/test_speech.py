@@ -1,0 +1,62 @@
+"""Real speech both ways: the voices speak, Whisper transcribes them back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voice_agent.audio import Audio, AudioError
+from voice_agent.models import TTSInstruction
+from voice_agent.models.asr import WhisperASR
+from voice_agent.models.tts import EspeakTTS, PiperTTS
+
+
+async def speak(tts: PiperTTS | EspeakTTS, text: str, **instruction: float) -> Audio:
+    chunks = [c async for c in tts.synthesize(text, TTSInstruction(**instruction))]
+    assert chunks[-1].final and [c.index for c in chunks] == list(range(len(chunks)))
+    rate = chunks[0].audio.sample_rate
+    return Audio(samples=np.concatenate([c.audio.samples for c in chunks]), sample_rate=rate)
+
+
+def voiced_seconds(audio: Audio) -> float:
+    """From the first to the last sample above 5 % of the peak (trailing silence varies)."""
+    loud = np.flatnonzero(np.abs(audio.samples) > 0.05 * np.abs(audio.samples).max())
+    return float(loud[-1] - loud[0]) / audio.sample_rate
+
+
+def words(text: str) -> list[str]:
+    return "".join(ch for ch in text.lower() if ch.isalnum() or ch == " ").split()
+
+
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+async def test_voices_are_transcribed_back(
+    voice: str, piper: PiperTTS, espeak: EspeakTTS, whisper: WhisperASR
+) -> None:
+    tts = piper if voice == "piper" else espeak
+    audio = await speak(tts, "Turn on the kitchen lights. Then lock the back door.")
+    transcript = await whisper.transcribe(audio)
+    expected = words("turn on the kitchen lights then lock the back door")
+    heard = words(transcript.text)
+    assert len(heard) == len(expected)
+    assert sum(a != b for a, b in zip(heard, expected, strict=True)) <= 1  # espeak's "then"
+    assert transcript.words[0].start < transcript.words[-1].end <= audio.duration + 0.5
+
+
+async def test_piper_streams_one_chunk_per_sentence_and_follows_speed(piper: PiperTTS) -> None:
+    chunks = [c async for c in piper.synthesize("First sentence. Second one! Third?")]
+    assert len(chunks) == 3
+    normal = await speak(piper, "This sentence is spoken at two speeds.")
+    fast = await speak(piper, "This sentence is spoken at two speeds.", speed=1.5)
+    assert voiced_seconds(fast) < voiced_seconds(normal) * 0.8
+    soft = await speak(piper, "This sentence is spoken at two speeds.", volume=0.5)
+    assert soft.rms < normal.rms * 0.7
+
+
+async def test_empty_text_and_silence(piper: PiperTTS, whisper: WhisperASR) -> None:
+    with pytest.raises(AudioError, match="empty"):
+        await speak(piper, "   ")
+    rng = np.random.default_rng(0)
+    hiss = Audio(samples=rng.normal(0, 0.01, 32_000).astype(np.float32), sample_rate=16_000)
+    hum = Audio(samples=np.zeros(16_000, dtype=np.float32) + 1e-3, sample_rate=16_000)
+    for noise in (hiss, hum):
+        assert (await whisper.transcribe(noise)).text == ""

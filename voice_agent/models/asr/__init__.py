@@ -1,0 +1,5 @@
+"""Speech recognition backends."""
+
+from voice_agent.models.asr.whisper import WhisperASR
+
+__all__ = ["WhisperASR"]

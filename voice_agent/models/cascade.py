@@ -1,0 +1,81 @@
+"""Understanding as a cascade: speech recognition, then a text model with tools."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Protocol
+
+from voice_agent.audio import Audio
+from voice_agent.log import get_logger
+from voice_agent.models.protocols import (
+    EmotionEstimate,
+    SpeechRecognizer,
+    Understanding,
+    UnderstandingRequest,
+)
+
+__all__ = ["CascadeUnderstanding", "EmotionEstimator", "TextModel"]
+
+log = get_logger(__name__)
+
+
+class TextModel(Protocol):
+    """A chat model that completes a request's text turn (tools included)."""
+
+    name: str
+
+    async def complete(self, request: UnderstandingRequest) -> str:
+        """The model's whole reply."""
+        ...
+
+
+class EmotionEstimator(Protocol):
+    """Emotion from the voice and the words."""
+
+    name: str
+
+    async def estimate(self, audio: Audio | None, transcript: str) -> EmotionEstimate:
+        """Label and confidence."""
+        ...
+
+
+class CascadeUnderstanding:
+    """ASR → text LLM (→ emotion), behind the same interface as a speech-native model.
+
+    Args:
+        asr: transcribes speech turns.
+        llm: answers the transcript, with tools.
+        emotion: optional estimator run on the audio and transcript.
+    """
+
+    def __init__(
+        self, asr: SpeechRecognizer, llm: TextModel, emotion: EmotionEstimator | None = None
+    ) -> None:
+        self.asr, self.llm, self.emotion = asr, llm, emotion
+        self.name = f"{asr.name}+{llm.name}"
+
+    async def understand(self, request: UnderstandingRequest) -> Understanding:
+        """Transcribe (for speech), then ask the LLM."""
+        timings: dict[str, float] = {}
+        transcript = None
+        text = request.text
+        if request.audio is not None:
+            start = time.perf_counter()
+            transcript = (await self.asr.transcribe(request.audio)).text
+            timings["asr"] = (time.perf_counter() - start) * 1000
+            text = transcript
+        if not text or not text.strip():
+            log.info("understanding.nothing_said", backend=self.name)
+            return Understanding(output="", transcript=transcript, timings_ms=timings)
+        start = time.perf_counter()
+        output = await self.llm.complete(dataclasses.replace(request, text=text))
+        timings["llm"] = (time.perf_counter() - start) * 1000
+        emotion = None
+        if self.emotion is not None:
+            start = time.perf_counter()
+            emotion = await self.emotion.estimate(request.audio, text)
+            timings["emotion"] = (time.perf_counter() - start) * 1000
+        return Understanding(
+            output=output, transcript=transcript, emotion=emotion, timings_ms=timings
+        )

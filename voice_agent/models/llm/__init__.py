@@ -1,0 +1,5 @@
+"""Text language models with tool calling."""
+
+from voice_agent.models.llm.llama import QWEN_CODER_05B, LlamaCppLLM, tool_call_grammar
+
+__all__ = ["QWEN_CODER_05B", "LlamaCppLLM", "tool_call_grammar"]
