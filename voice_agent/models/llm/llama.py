@@ -60,6 +60,44 @@ DEFAULT_SYSTEM = (
 )
 
 
+_ANY_JSON = ["string", "number", "integer", "boolean", "array", "object", "null"]
+_SHAPE_KEYS = {
+    "type",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "properties",
+    "items",
+    "pattern",
+    "format",
+    "additionalProperties",
+    "prefixItems",
+}
+
+
+def _grammar_schema(schema: Any) -> Any:
+    """A schema llama.cpp's converter accepts: an untyped node (``{"description": …}``, as
+    BFCL's ``any`` becomes) means any JSON value, which the converter needs spelled out."""
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {k: v for k, v in schema.items() if k not in ("description", "title", "examples")}
+    if not (set(out) & _SHAPE_KEYS):
+        out["type"] = _ANY_JSON
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = {k: _grammar_schema(v) for k, v in out[key].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = _grammar_schema(out[key])
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        if isinstance(out.get(key), list):
+            out[key] = [_grammar_schema(v) for v in out[key]]
+    return out
+
+
 def tool_call_grammar(tools: Sequence[Mapping[str, Any]]) -> str:
     """GBNF for a reply that is either tool calls matching ``tools`` or plain words.
 
@@ -73,8 +111,8 @@ def tool_call_grammar(tools: Sequence[Mapping[str, Any]]) -> str:
     )
     alternatives = []
     for index, tool in enumerate(tools):
-        parameters = dict(tool.get("parameters") or {"type": "object"})
-        parameters.setdefault("type", "object")
+        parameters = dict(_grammar_schema(tool.get("parameters") or {"type": "object"}))
+        parameters["type"] = "object"
         schema = {
             "type": "object",
             "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
