@@ -112,6 +112,8 @@ class WhisperASR:
         words: list[Word] = []
         texts: list[str] = []
         for segment in segments:
+            if segment.no_speech_prob > 0.6 or not any(c.isalnum() for c in segment.text):
+                continue  # Whisper's filler on noise (". . .", "Thank you.") is not speech
             texts.append(segment.text.strip())
             for w in segment.words or []:
                 words.append(
