@@ -15,8 +15,9 @@ from voice_agent.models.llm import LlamaCppLLM, tool_call_grammar
 
 
 @tool
-def set_light(room: Literal["kitchen", "bedroom", "office"], on: bool,
-              brightness: int = 100) -> str:
+def set_light(
+    room: Literal["kitchen", "bedroom", "office"], on: bool, brightness: int = 100
+) -> str:
     """Turn the lights in a room on or off."""
     return room
 
@@ -33,24 +34,32 @@ HOME = ToolRegistry([set_light, set_thermostat])
 async def test_spoken_style_requests_become_valid_calls(llm: LlamaCppLLM) -> None:
     cases = {
         "Please turn on the kitchen lights at half brightness.": (
-            "set_light", {"room": "kitchen", "on": True, "brightness": 50}),
+            "set_light",
+            {"room": "kitchen", "on": True, "brightness": 50},
+        ),
         "Set the heating to 21.5 degrees": ("set_thermostat", {"celsius": 21.5}),
     }
     for text, (name, arguments) in cases.items():
-        output = await llm.complete(UnderstandingRequest(
-            text=text, tools=[t.schema for t in HOME]))
+        output = await llm.complete(UnderstandingRequest(text=text, tools=[t.schema for t in HOME]))
         [call] = HOME.parse(output)
         assert (call.name, call.arguments) == (name, arguments), output
 
 
 async def test_words_when_no_tool_fits_and_history(llm: LlamaCppLLM) -> None:
-    output = await llm.complete(UnderstandingRequest(
-        text="What is the capital of France?", tools=[t.schema for t in HOME]))
+    output = await llm.complete(
+        UnderstandingRequest(text="What is the capital of France?", tools=[t.schema for t in HOME])
+    )
     assert HOME.parse(output) == [] and "Paris" in output
-    follow_up = await llm.complete(UnderstandingRequest(
-        text="And of Italy?", tools=[t.schema for t in HOME],
-        history=[Message(role="user", content="What is the capital of France?"),
-                 Message(role="assistant", content="Paris.")]))
+    follow_up = await llm.complete(
+        UnderstandingRequest(
+            text="And of Italy?",
+            tools=[t.schema for t in HOME],
+            history=[
+                Message(role="user", content="What is the capital of France?"),
+                Message(role="assistant", content="Paris."),
+            ],
+        )
+    )
     assert "Rome" in follow_up
 
 
@@ -62,17 +71,23 @@ def test_grammar_compiles_for_every_bfcl_function_doc(bfcl_dir: Path) -> None:
     compiled = 0
     for category in ("simple_python", "multiple", "parallel_multiple", "live_multiple"):
         for entry in load_category(category, bfcl_dir):
-            tools = [{"name": f["name"], "description": f.get("description", ""),
-                      "parameters": normalize_bfcl_schema(f["parameters"])}
-                     for f in entry.functions]
+            tools = [
+                {
+                    "name": f["name"],
+                    "description": f.get("description", ""),
+                    "parameters": normalize_bfcl_schema(f["parameters"]),
+                }
+                for f in entry.functions
+            ]
             LlamaGrammar.from_string(tool_call_grammar(tools), verbose=False)
             compiled += 1
     assert compiled > 1500
 
 
 @pytest.mark.slow
-async def test_calls_on_bfcl_entries_are_always_schema_valid(llm: LlamaCppLLM,
-                                                             bfcl_dir: Path) -> None:
+async def test_calls_on_bfcl_entries_are_always_schema_valid(
+    llm: LlamaCppLLM, bfcl_dir: Path
+) -> None:
     """Whatever the model decides, any call it makes validates against the tool's schema."""
     checked = 0
     for category in ("simple_python", "multiple", "parallel"):
@@ -80,8 +95,9 @@ async def test_calls_on_bfcl_entries_are_always_schema_valid(llm: LlamaCppLLM,
             registry = ToolRegistry()
             for doc in entry.functions:
                 registry.register(doc)
-            output = await llm.complete(UnderstandingRequest(
-                text=entry.user_text, tools=[t.schema for t in registry]))
+            output = await llm.complete(
+                UnderstandingRequest(text=entry.user_text, tools=[t.schema for t in registry])
+            )
             parsed = registry.parse_detailed(output)
             for call in parsed.calls:
                 assert registry.validate(call) == [], (entry.id, output)

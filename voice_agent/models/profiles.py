@@ -41,23 +41,41 @@ def _cpu_default() -> Profile:
     return Profile(name="cpu-default", understanding=understanding, tts=PiperTTS())
 
 
+def _remote(url: str, **options: Any) -> Profile:
+    from voice_agent.models.asr import WhisperASR
+    from voice_agent.models.cascade import CascadeUnderstanding
+    from voice_agent.models.remote import OpenAICompatibleLLM
+    from voice_agent.models.tts import PiperTTS
+
+    llm = OpenAICompatibleLLM(url, **options)
+    return Profile(
+        name=f"remote:{url}", understanding=CascadeUnderstanding(WhisperASR(), llm), tts=PiperTTS()
+    )
+
+
 def load_profile(name: str, **options: Any) -> Profile:
     """The profile called ``name``, built on first use and shared afterwards.
+
+    ``remote:URL`` (or ``remote`` with ``url=``) uses an OpenAI-compatible server at URL for
+    the language model, with the embedded speech recognition and voice.
 
     Raises:
         ConfigError: unknown profile, or one that is not available yet.
     """
+    key = f"{name} {sorted(options.items())}"
     with _lock:
-        if name in _shared and not options:
-            return _shared[name]
+        if key in _shared:
+            return _shared[key]
         if name == "cpu-default":
             profile = _cpu_default()
+        elif name.startswith("remote:") or (name == "remote" and "url" in options):
+            url = options.pop("url", None) or name.removeprefix("remote:")
+            profile = _remote(url, **options)
         elif name in ("gpu", "remote"):
             raise ConfigError(
                 f"the {name} profile is not available yet; use cpu-default (embedded, offline)"
             )
         else:
             raise ConfigError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
-        if not options:
-            _shared[name] = profile
+        _shared[key] = profile
         return profile
