@@ -112,3 +112,13 @@ def test_prompt_has_the_tools_block_and_chatml(llm: LlamaCppLLM) -> None:
     assert prompt.startswith("<|im_start|>system\n")
     assert json.dumps({"type": "function", "function": set_light.schema}) in prompt
     assert prompt.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+
+
+async def test_warm_up_caches_the_prefix(llm: LlamaCppLLM) -> None:
+    tools = [t.schema for t in HOME]
+    await llm.warm_up(tools)
+    cached = len(llm._llm._input_ids)
+    assert cached > 100
+    output = await llm.complete(UnderstandingRequest(text="Set the heating to 19 degrees",
+                                                     tools=tools))
+    assert HOME.parse(output)[0].arguments == {"celsius": 19}

@@ -35,8 +35,10 @@ class EmotionEstimator(Protocol):
 
     name: str
 
-    async def estimate(self, audio: Audio | None, transcript: str) -> EmotionEstimate:
-        """Label and confidence."""
+    async def estimate(
+        self, audio: Audio | None, transcript: str, speaker: str = "default"
+    ) -> EmotionEstimate:
+        """Label and confidence; ``speaker`` keys any per-speaker state."""
         ...
 
 
@@ -74,7 +76,8 @@ class CascadeUnderstanding:
         emotion = None
         if self.emotion is not None:
             start = time.perf_counter()
-            emotion = await self.emotion.estimate(request.audio, text)
+            speaker = str(request.metadata.get("session_id", "default"))
+            emotion = await self.emotion.estimate(request.audio, text, speaker)
             timings["emotion"] = (time.perf_counter() - start) * 1000
         return Understanding(
             output=output, transcript=transcript, emotion=emotion, timings_ms=timings

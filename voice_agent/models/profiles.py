@@ -34,10 +34,11 @@ _lock = threading.Lock()
 def _cpu_default() -> Profile:
     from voice_agent.models.asr import WhisperASR
     from voice_agent.models.cascade import CascadeUnderstanding
+    from voice_agent.models.emotion import ProsodyEmotion
     from voice_agent.models.llm import LlamaCppLLM
     from voice_agent.models.tts import PiperTTS
 
-    understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM())
+    understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM(), ProsodyEmotion())
     return Profile(name="cpu-default", understanding=understanding, tts=PiperTTS())
 
 

@@ -281,6 +281,23 @@ class LlamaCppLLM:
             self._run, self.prompt(request), request.tools, lambda _: None
         )
 
+    async def warm_up(
+        self, tools: Sequence[Mapping[str, Any]] = (), system: str | None = None
+    ) -> None:
+        """Load, compile the grammar and evaluate the system + tools prefix now, so that the
+        first spoken turn costs ~1 s instead of ~10 s (measured: benchmarks/models_cpu.py)."""
+        request = UnderstandingRequest(text=None, tools=tools, system=system)
+        prefix = self.prompt(request).removesuffix("<|im_start|>assistant\n")
+
+        def run() -> None:
+            self.load()
+            self._grammar(tools)
+            tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
+            self._llm.reset()
+            self._llm.eval(tokens)
+
+        await asyncio.to_thread(run)
+
     def reset_cache(self) -> None:
         """Forget the cached key/value prefix (for measuring cold turns)."""
         if self._llm is not None:
