@@ -66,7 +66,8 @@ def test_voice_agent_commands_run(command: str, tmp_path: Path) -> None:
     if "eval score" in command:
         assert "accuracy 0.8000 (8/10)" in done.stdout
     if "eval run" in command:
-        assert (tmp_path / "runs" / "eval" / "report.md").exists()
+        report = (tmp_path / "runs" / "eval" / "report.md").read_text()
+        assert "| speech | bfcl | simple_python | 3 |" in report
 
 
 def test_readme_has_the_main_commands() -> None:

@@ -119,6 +119,7 @@ async def test_warm_up_caches_the_prefix(llm: LlamaCppLLM) -> None:
     await llm.warm_up(tools)
     cached = len(llm._llm._input_ids)
     assert cached > 100
-    output = await llm.complete(UnderstandingRequest(text="Set the heating to 19 degrees",
-                                                     tools=tools))
+    output = await llm.complete(
+        UnderstandingRequest(text="Set the heating to 19 degrees", tools=tools)
+    )
     assert HOME.parse(output)[0].arguments == {"celsius": 19}

@@ -13,15 +13,22 @@ from voice_agent.models.vad import SileroVAD, VADSettings
 
 
 async def test_segments_follow_speech_and_hangover_merges_short_pauses(piper: PiperTTS) -> None:
-    first = [c.audio async for c in piper.synthesize("Turn on the lights.")][0].resampled(16_000)
-    second = [c.audio async for c in piper.synthesize("Close the blinds.")][0].resampled(16_000)
+    async def sentence(text: str) -> Audio:
+        chunks = [c.audio async for c in piper.synthesize(text)]
+        assert len(chunks) == 1
+        return chunks.pop().resampled(16_000)
+
+    first = await sentence("Turn on the lights.")
+    second = await sentence("Close the blinds.")
 
     def gap(seconds: float) -> np.ndarray:
         return np.zeros(int(16_000 * seconds), dtype=np.float32)
 
     def joined(pause: float) -> Audio:
-        return Audio(samples=np.concatenate([gap(1.0), first.samples, gap(pause),
-                                             second.samples, gap(1.0)]), sample_rate=16_000)
+        return Audio(
+            samples=np.concatenate([gap(1.0), first.samples, gap(pause), second.samples, gap(1.0)]),
+            sample_rate=16_000,
+        )
 
     vad = SileroVAD(VADSettings(hangover_ms=600))
     apart = vad.segments(joined(1.5))
@@ -35,23 +42,34 @@ async def test_segments_follow_speech_and_hangover_merges_short_pauses(piper: Pi
 def test_pitch_and_energy_features() -> None:
     t = np.arange(16_000) / 16_000
     for hz in (110.0, 220.0):
-        tone = Audio(samples=(0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32),
-                     sample_rate=16_000)
+        tone = Audio(
+            samples=(0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32), sample_rate=16_000
+        )
         features = prosody_features(tone)
         assert abs(features.pitch_hz - hz) / hz < 0.03
         assert abs(features.energy_db - 20 * np.log10(0.3 / np.sqrt(2))) < 1.0
 
 
-@pytest.mark.parametrize(("text", "prosody", "label"), [
-    ("This is ridiculous, the heating is broken again!",
-     TTSInstruction(speed=1.35, pitch=1.3, volume=1.9), "angry"),
-    ("I feel so lonely and tired today.", TTSInstruction(speed=0.7, pitch=0.75, volume=0.5),
-     "sad"),
-    ("Set a timer for ten minutes.", TTSInstruction(), "neutral"),
-    ("I am not happy with this at all.", TTSInstruction(), "sad"),
-])
-async def test_labels_on_spoken_sentences(espeak: EspeakTTS, text: str,
-                                          prosody: TTSInstruction, label: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "prosody", "label"),
+    [
+        (
+            "This is ridiculous, the heating is broken again!",
+            TTSInstruction(speed=1.35, pitch=1.3, volume=1.9),
+            "angry",
+        ),
+        (
+            "I feel so lonely and tired today.",
+            TTSInstruction(speed=0.7, pitch=0.75, volume=0.5),
+            "sad",
+        ),
+        ("Set a timer for ten minutes.", TTSInstruction(), "neutral"),
+        ("I am not happy with this at all.", TTSInstruction(), "sad"),
+    ],
+)
+async def test_labels_on_spoken_sentences(
+    espeak: EspeakTTS, text: str, prosody: TTSInstruction, label: str
+) -> None:
     audio = await espeak.speak(text, prosody)
     estimate = await ProsodyEmotion().estimate(audio, text)
     assert estimate.label == label and estimate.confidence >= 0.5
@@ -64,8 +82,10 @@ async def test_voice_agreement_moves_confidence_and_baselines_are_per_speaker(
     calm = await espeak.speak(text, TTSInstruction(speed=0.8, volume=0.6))
     loud = await espeak.speak(text, TTSInstruction(speed=1.4, pitch=1.4, volume=1.9))
     estimator = ProsodyEmotion(adapt=0)
-    assert estimator.estimate_sync(loud, text).confidence > estimator.estimate_sync(
-        calm, text).confidence
+    assert (
+        estimator.estimate_sync(loud, text).confidence
+        > estimator.estimate_sync(calm, text).confidence
+    )
     adaptive = ProsodyEmotion(adapt=0.5)
     for _ in range(4):
         adaptive.estimate_sync(loud, "hello there", speaker="shouter")
