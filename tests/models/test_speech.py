@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,19 @@ async def test_empty_text_and_silence(piper: PiperTTS, whisper: WhisperASR) -> N
     hum = Audio(samples=np.zeros(16_000, dtype=np.float32) + 1e-3, sample_rate=16_000)
     for noise in (hiss, hum):
         assert (await whisper.transcribe(noise)).text == ""
+
+
+async def test_fallback_voice_speaks_when_the_primary_cannot(
+    espeak: EspeakTTS, tmp_path: Path
+) -> None:
+    from voice_agent.models.tts import FallbackTTS
+
+    broken = tmp_path / "voice.onnx"
+    broken.write_bytes(b"not a model")
+    (tmp_path / "voice.onnx.json").write_text(
+        '{"phoneme_id_map": {"^": [1], "_": [0], "$": [2]}, "audio": {"sample_rate": 22050}}'
+    )
+    voice = FallbackTTS(PiperTTS(broken), espeak)
+    chunks = [c async for c in voice.synthesize("Hello there.")]
+    assert chunks and chunks[0].audio.duration > 0.3
+    assert chunks[0].audio.sample_rate == espeak.sample_rate

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Protocol
 
-from voice_agent.audio import Audio
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import (
-    EmotionEstimate,
     SpeechRecognizer,
     Understanding,
     UnderstandingRequest,
 )
 
-__all__ = ["CascadeUnderstanding", "EmotionEstimator", "TextModel"]
+__all__ = ["CascadeUnderstanding"]
 
 log = get_logger(__name__)
-
-
-class TextModel(Protocol):
-    """A chat model that completes a request's text turn (tools included)."""
-
-    name: str
-
-    async def complete(self, request: UnderstandingRequest) -> str:
-        """The model's whole reply."""
-        ...
-
-
-class EmotionEstimator(Protocol):
-    """Emotion from the voice and the words."""
-
-    name: str
-
-    async def estimate(
-        self, audio: Audio | None, transcript: str, speaker: str = "default"
-    ) -> EmotionEstimate:
-        """Label and confidence; ``speaker`` keys any per-speaker state."""
-        ...
 
 
 class CascadeUnderstanding:

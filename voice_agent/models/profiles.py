@@ -36,10 +36,12 @@ def _cpu_default() -> Profile:
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.emotion import ProsodyEmotion
     from voice_agent.models.llm import LlamaCppLLM
-    from voice_agent.models.tts import PiperTTS
+    from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
 
     understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM(), ProsodyEmotion())
-    return Profile(name="cpu-default", understanding=understanding, tts=PiperTTS())
+    return Profile(
+        name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
+    )
 
 
 def _remote(url: str, **options: Any) -> Profile:

@@ -18,9 +18,11 @@ __all__ = [
     "AudioChunk",
     "Emotion",
     "EmotionEstimate",
+    "EmotionEstimator",
     "Message",
     "SpeechRecognizer",
     "TTSInstruction",
+    "TextModel",
     "TextToSpeech",
     "Transcript",
     "Understanding",
@@ -113,6 +115,30 @@ class Understanding:
     emotion: EmotionEstimate | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     """Per stage, e.g. ``{"asr": 120.0, "llm": 900.0}``."""
+
+
+@runtime_checkable
+class TextModel(Protocol):
+    """A chat model that completes a request's text turn (tools included)."""
+
+    name: str
+
+    async def complete(self, request: UnderstandingRequest) -> str:
+        """The model's whole reply."""
+        ...
+
+
+@runtime_checkable
+class EmotionEstimator(Protocol):
+    """Emotion from the voice and the words."""
+
+    name: str
+
+    async def estimate(
+        self, audio: Audio | None, transcript: str, speaker: str = "default"
+    ) -> EmotionEstimate:
+        """Label and confidence; ``speaker`` keys any per-speaker state."""
+        ...
 
 
 @runtime_checkable
