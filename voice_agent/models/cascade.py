@@ -7,7 +7,9 @@ import time
 
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import (
+    EmotionEstimator,
     SpeechRecognizer,
+    TextModel,
     Understanding,
     UnderstandingRequest,
 )
