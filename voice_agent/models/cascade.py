@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import (
     EmotionEstimator,
+    Perception,
     SpeechRecognizer,
     TextModel,
     Understanding,
@@ -33,6 +35,32 @@ class CascadeUnderstanding:
     ) -> None:
         self.asr, self.llm, self.emotion = asr, llm, emotion
         self.name = f"{asr.name}+{llm.name}"
+
+    async def perceive(self, request: UnderstandingRequest) -> Perception:
+        """What was said and how (transcript, emotion), before any reply is generated, so that
+        a policy can choose the reply's style first."""
+        timings: dict[str, float] = {}
+        transcript = request.text or ""
+        if request.audio is not None:
+            start = time.perf_counter()
+            transcript = (await self.asr.transcribe(request.audio)).text
+            timings["asr"] = (time.perf_counter() - start) * 1000
+        emotion = None
+        if self.emotion is not None and transcript.strip():
+            start = time.perf_counter()
+            speaker = str(request.metadata.get("session_id", "default"))
+            emotion = await self.emotion.estimate(request.audio, transcript, speaker)
+            timings["emotion"] = (time.perf_counter() - start) * 1000
+        return Perception(transcript=transcript, emotion=emotion, timings_ms=timings)
+
+    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+        """The reply to a text turn (a transcript), token by token."""
+        stream = getattr(self.llm, "stream", None)
+        if stream is None:
+            yield await self.llm.complete(request)
+            return
+        async for token in stream(request):
+            yield token
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Transcribe (for speech), then ask the LLM."""

@@ -16,10 +16,12 @@ from voice_agent.audio import Audio
 __all__ = [
     "EMOTIONS",
     "AudioChunk",
+    "ConversationalModel",
     "Emotion",
     "EmotionEstimate",
     "EmotionEstimator",
     "Message",
+    "Perception",
     "SpeechRecognizer",
     "TTSInstruction",
     "TextModel",
@@ -100,6 +102,9 @@ class UnderstandingRequest:
     """OpenAI-format function dicts (``Tool.schema``)."""
     system: str | None = None
     """Extra system instructions (reply style from the policies)."""
+    tool_choice: Literal["auto", "none", "required"] = "auto"
+    """``none``: answer in words (tools stay in the prompt, so its cached prefix is reused);
+    ``required``: answer with calls only."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Free-form labels (e.g. an eval sample id) that backends may log; never model input."""
 
@@ -141,6 +146,15 @@ class EmotionEstimator(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Perception:
+    """What was heard, before any reply: the transcript and the speaker's emotion."""
+
+    transcript: str
+    emotion: EmotionEstimate | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
 @runtime_checkable
 class UnderstandingModel(Protocol):
     """Speech or text in, the model's reply (words and tool calls) out."""
@@ -149,6 +163,20 @@ class UnderstandingModel(Protocol):
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Understand one turn."""
+        ...
+
+
+@runtime_checkable
+class ConversationalModel(UnderstandingModel, Protocol):
+    """An understanding model the agent can drive step by step: perceive the turn first (so
+    that policies can pick a style), then stream the reply, then continue after tool results."""
+
+    async def perceive(self, request: UnderstandingRequest) -> Perception:
+        """Transcript and emotion of the turn."""
+        ...
+
+    def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+        """The reply to the request's text and history, streamed."""
         ...
 
 

@@ -101,6 +101,7 @@ class OpenAICompatibleLLM:
         }
         if request.tools:
             body["tools"] = [{"type": "function", "function": dict(t)} for t in request.tools]
+            body["tool_choice"] = request.tool_choice
         return body
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:

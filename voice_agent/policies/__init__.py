@@ -1,1 +1,19 @@
-"""Placeholder: lands with a later issue (see DESIGN.md)."""
+"""Policies: how to answer (emotion), whether to run (confirmation), what to ask (clarification).
+
+Every decision is a :class:`PolicyDecision` with its reason.
+"""
+
+from voice_agent.policies._clarification import ClarificationPolicy
+from voice_agent.policies._confirmation import ConfirmationPolicy, PendingConfirmation, describe
+from voice_agent.policies._decisions import PolicyDecision
+from voice_agent.policies._emotion import EmotionPolicy, ReplyStyle
+
+__all__ = [
+    "ClarificationPolicy",
+    "ConfirmationPolicy",
+    "EmotionPolicy",
+    "PendingConfirmation",
+    "PolicyDecision",
+    "ReplyStyle",
+    "describe",
+]

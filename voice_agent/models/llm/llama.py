@@ -98,11 +98,12 @@ def _grammar_schema(schema: Any) -> Any:
     return out
 
 
-def tool_call_grammar(tools: Sequence[Mapping[str, Any]]) -> str:
+def tool_call_grammar(tools: Sequence[Mapping[str, Any]], choice: str = "auto") -> str:
     """GBNF for a reply that is either tool calls matching ``tools`` or plain words.
 
     Args:
         tools: OpenAI-format function dicts.
+        choice: ``auto`` (calls or words), ``none`` (words only), ``required`` (calls only).
     """
     from llama_cpp.llama_grammar import SchemaConverter
 
@@ -123,15 +124,17 @@ def tool_call_grammar(tools: Sequence[Mapping[str, Any]]) -> str:
         alternatives.append(converter.visit(schema, f"call{index}"))  # type: ignore[no-untyped-call]
     rules = [
         "root ::= calls | words",
-        "words ::= [^<`{\\[ \\t\\n] [^<`]*",
+        "words ::= [^<`{}\\[\\] \\t\\n] [^<`{}]*",
     ]
-    if alternatives:
-        rules += [
-            'calls ::= call ("\\n" call)* | "[" call ("," space call)* "]"',
-            "call ::= " + " | ".join(alternatives),
-        ]
-    else:
+    if choice == "none" or not alternatives:
         rules[0] = "root ::= words"
+        return "\n".join(rules) + "\n"
+    if choice == "required":
+        rules[0] = "root ::= calls"
+    rules += [
+        'calls ::= call ("\\n" call)* | "[" call ("," space call)* "]"',
+        "call ::= " + " | ".join(alternatives),
+    ]
     schema_rules: str = converter.format_grammar()  # type: ignore[no-untyped-call]
     return "\n".join(rules) + "\n" + schema_rules
 
@@ -206,22 +209,29 @@ class LlamaCppLLM:
             )
 
     def prompt(self, request: UnderstandingRequest) -> str:
-        """The ChatML prompt for a request: system + tools, history, the user's turn."""
-        system = self.system if not request.system else f"{self.system}\n\n{request.system}"
-        turns: list[tuple[str, str]] = [("system", qwen_system_prompt(system, request.tools))]
+        """The ChatML prompt for a request: system + tools, history, the user's turn, then the
+        turn's own instructions (reply style) as a last system message.
+
+        The order keeps the long system + tools prefix, and the history after it, identical
+        from turn to turn, so llama.cpp reuses their cached keys and values; instructions that
+        change every turn come last.
+        """
+        turns: list[tuple[str, str]] = [("system", qwen_system_prompt(self.system, request.tools))]
         turns += [(m.role, m.content) for m in request.history]
         if request.text is not None:
             turns.append(("user", request.text))
+        if request.system:
+            turns.append(("system", request.system))
         return chatml(turns)
 
-    def _grammar(self, tools: Sequence[Mapping[str, Any]]) -> Any:
-        key = json.dumps(list(tools), sort_keys=True)
+    def _grammar(self, tools: Sequence[Mapping[str, Any]], choice: str = "auto") -> Any:
+        key = choice + json.dumps(list(tools), sort_keys=True)
         if key not in self._grammars:
             from llama_cpp.llama_grammar import LlamaGrammar
 
             try:
                 self._grammars[key] = LlamaGrammar.from_string(
-                    tool_call_grammar(tools), verbose=False
+                    tool_call_grammar(tools, choice), verbose=False
                 )
             except Exception as e:  # a schema llama.cpp's converter cannot express
                 log.warning("llm.grammar_unavailable", error=str(e)[:200])
@@ -230,9 +240,11 @@ class LlamaCppLLM:
                 self._grammars.pop(next(iter(self._grammars)))
         return self._grammars[key]
 
-    def _run(self, prompt: str, tools: Sequence[Mapping[str, Any]], on_token: Any) -> str:
+    def _run(
+        self, prompt: str, tools: Sequence[Mapping[str, Any]], on_token: Any, choice: str = "auto"
+    ) -> str:
         self.load()
-        grammar = self._grammar(tools) if self.use_grammar else None
+        grammar = self._grammar(tools, choice) if self.use_grammar else None
         pieces = []
         try:
             for chunk in self._llm.create_completion(
@@ -262,7 +274,9 @@ class LlamaCppLLM:
 
         async def produce() -> str:
             try:
-                return await asyncio.to_thread(self._run, prompt, request.tools, push)
+                return await asyncio.to_thread(
+                    self._run, prompt, request.tools, push, request.tool_choice
+                )
             finally:
                 push(None)
 
@@ -278,7 +292,7 @@ class LlamaCppLLM:
     async def complete(self, request: UnderstandingRequest) -> str:
         """The whole reply."""
         return await asyncio.to_thread(
-            self._run, self.prompt(request), request.tools, lambda _: None
+            self._run, self.prompt(request), request.tools, lambda _: None, request.tool_choice
         )
 
     async def warm_up(

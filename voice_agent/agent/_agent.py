@@ -1,0 +1,462 @@
+"""`VoiceAgent`: one conversation, turn by turn — hear, decide, act, answer in a fitting voice.
+
+A turn: the audio (or text) is perceived (transcript, emotion); the emotion policy picks the
+reply's style; the model's reply streams through the tool layer's splitter, its words going to
+the voice sentence by sentence while it is still generating, its calls validated, confirmed
+when risky, and executed; results go back to the model until it answers in words (bounded
+steps). Every stage is an event; every call is in the audit log before it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from voice_agent.agent._events import (
+    CallStatus,
+    EmotionEvent,
+    Event,
+    MetricsEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TranscriptEvent,
+)
+from voice_agent.agent._speaker import Speaker
+from voice_agent.agent._store import HistoryStore
+from voice_agent.audio import Audio, load_audio
+from voice_agent.errors import ConfigError
+from voice_agent.log import get_logger
+from voice_agent.models import (
+    ConversationalModel,
+    EmotionEstimate,
+    Message,
+    UnderstandingRequest,
+)
+from voice_agent.models.profiles import Profile, load_profile
+from voice_agent.policies import (
+    ClarificationPolicy,
+    ConfirmationPolicy,
+    EmotionPolicy,
+    PendingConfirmation,
+    PolicyDecision,
+)
+from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry
+
+__all__ = ["CallRecord", "TurnResult", "VoiceAgent"]
+
+log = get_logger(__name__)
+
+NOT_HEARD = "Sorry, I did not catch that. Could you say it again?"
+CANCELLED = "Okay, I won't do that."
+GAVE_UP = "Sorry, I could not finish that."
+ACKNOWLEDGE = "One moment."
+REPORT = (
+    "The tool results are in. Tell the user in one short sentence, in the past tense, what "
+    "was done or what went wrong."
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class CallRecord:
+    """A call of the turn and what came of it."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    status: CallStatus
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class TurnResult:
+    """Everything one turn produced."""
+
+    transcript: str = ""
+    emotion: EmotionEstimate | None = None
+    tool_calls: list[CallRecord] = field(default_factory=list)
+    reply_text: str = ""
+    reply_audio: Audio | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    decisions: list[PolicyDecision] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+class VoiceAgent:
+    """A spoken conversation with tools.
+
+    Args:
+        tools: a :class:`ToolRegistry`, or anything it can register.
+        profile: a profile name (``cpu-default``, ``remote:URL``) or a loaded :class:`Profile`.
+        emotion_policy: reply styles; the shipped preset by default.
+        confirmation: how risky calls are confirmed; ``interactive`` decides the default.
+        clarification: when to ask the user for an argument.
+        store: where sessions, turns and the audit log go; None keeps nothing on disk.
+        interactive: whether a question can be asked and answered (False: risky calls refused).
+        speak: render the reply with the voice (False: text only).
+        max_steps: model calls per turn (tool results go back to the model in between).
+        acknowledge_after: seconds a tool may run before the agent says "One moment.".
+        follow_up_calls: let the model call more tools after seeing results (multi-step
+            chains); off by default: the model then reports the results in words.
+        on_event: called with every event, in order.
+    """
+
+    def __init__(
+        self,
+        *,
+        tools: ToolRegistry | Iterable[Any] = (),
+        profile: str | Profile = "cpu-default",
+        emotion_policy: EmotionPolicy | None = None,
+        confirmation: ConfirmationPolicy | None = None,
+        clarification: ClarificationPolicy | None = None,
+        store: HistoryStore | None = None,
+        interactive: bool = True,
+        speak: bool = True,
+        max_steps: int = 3,
+        acknowledge_after: float | None = 1.5,
+        follow_up_calls: bool = False,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+        self.profile = load_profile(profile) if isinstance(profile, str) else profile
+        self.emotion_policy = emotion_policy or EmotionPolicy.from_yaml()
+        self.confirmation = confirmation or ConfirmationPolicy(interactive=interactive)
+        self.clarification = clarification or ClarificationPolicy()
+        self.store, self.speak, self.max_steps = store, speak, max_steps
+        self.acknowledge_after, self.on_event = acknowledge_after, on_event
+        self.follow_up_calls = follow_up_calls
+        self.history: list[Message] = []
+        self.pending: PendingConfirmation | None = None
+        self.session_id = (
+            store.new_session(self.profile.name, self.registry.names) if store else "memory"
+        )
+
+    async def start(self) -> None:
+        """Warm the models up (loads weights, caches the system + tools prefix)."""
+        llm = getattr(self.profile.understanding, "llm", None)
+        if llm is not None and hasattr(llm, "warm_up"):
+            await llm.warm_up([t.schema for t in self.registry])
+
+    async def turn(
+        self, audio: Audio | str | Path | bytes | None = None, *, text: str | None = None
+    ) -> TurnResult:
+        """Run one turn to the end and return everything it produced."""
+        result = TurnResult()
+        async for _ in self.stream_turn(audio, text=text, result=result):
+            pass
+        return result
+
+    async def stream_turn(
+        self,
+        audio: Audio | str | Path | bytes | None = None,
+        *,
+        text: str | None = None,
+        result: TurnResult | None = None,
+    ) -> AsyncIterator[Event]:
+        """Run one turn, yielding its events as they happen.
+
+        Raises:
+            ConfigError: neither audio nor text was given.
+            AudioError: the audio cannot be used (empty, not audio, silent, …).
+        """
+        if audio is None and text is None:
+            raise ConfigError("a turn needs audio or text")
+        speech = audio if isinstance(audio, Audio) or audio is None else load_audio(audio)
+        result = result if result is not None else TurnResult()
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        def emit(event: Event) -> None:
+            result.events.append(event)
+            if isinstance(event, PolicyDecision):
+                result.decisions.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+            queue.put_nowait(event)
+
+        async def run() -> None:
+            try:
+                await self._turn(speech, text, result, emit)
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.create_task(run())
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def _turn(
+        self,
+        audio: Audio | None,
+        text: str | None,
+        result: TurnResult,
+        emit: Callable[[Event], None],
+    ) -> None:
+        start = time.perf_counter()
+        turn_id = self.store.start_turn(self.session_id) if self.store else ""
+        model = self.profile.understanding
+        metadata = {"session_id": self.session_id}
+        if not isinstance(model, ConversationalModel):
+            raise ConfigError(f"{model.name} cannot be driven turn by turn by the agent")
+        perception = await model.perceive(
+            UnderstandingRequest(
+                audio=audio, text=text, tools=[t.schema for t in self.registry], metadata=metadata
+            )
+        )
+        result.timings_ms.update(perception.timings_ms)
+        result.transcript, result.emotion = perception.transcript, perception.emotion
+        emit(TranscriptEvent(text=perception.transcript))
+        if perception.emotion is not None:
+            emit(EmotionEvent(emotion=perception.emotion))
+        if self.store:
+            label = perception.emotion.label if perception.emotion else None
+            confidence = perception.emotion.confidence if perception.emotion else None
+            self.store.heard(turn_id, perception.transcript, label, confidence)
+        style, decision = self.emotion_policy.decide(perception.emotion)
+        emit(decision)
+        speaker = Speaker(
+            self.profile.tts if self.speak else None, style.tts, emit, style.max_sentences
+        )
+        status = "answered"
+        try:
+            if not perception.transcript.strip():
+                speaker.say(NOT_HEARD)
+                status = "not_heard"
+            else:
+                self.history.append(Message(role="user", content=perception.transcript))
+                system = style.guidance + (
+                    " Offer to hand over to a person." if style.handover else ""
+                )
+                status = await self._steps(model, system, metadata, turn_id, result, speaker, emit)
+        finally:
+            await speaker.close()
+        result.reply_text = speaker.text
+        result.reply_audio = speaker.audio
+        if speaker.first_audio_at is not None:
+            result.timings_ms["first_audio"] = (speaker.first_audio_at - start) * 1000
+        result.timings_ms["turn"] = (time.perf_counter() - start) * 1000
+        emit(MetricsEvent(timings_ms=dict(result.timings_ms)))
+        if self.store:
+            self.store.finish_turn(turn_id, result.reply_text, status, result.timings_ms)
+
+    async def _steps(
+        self,
+        model: ConversationalModel,
+        system: str,
+        metadata: dict[str, Any],
+        turn_id: str,
+        result: TurnResult,
+        speaker: Speaker,
+        emit: Callable[[Event], None],
+    ) -> str:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            verdict, decision = self.confirmation.answer(pending, self.history[-1].content)
+            emit(decision)
+            if verdict == "no":
+                self._record(
+                    pending.call,
+                    "refused",
+                    None,
+                    "the user did not confirm",
+                    turn_id,
+                    result,
+                    emit,
+                    store_start=True,
+                )
+                speaker.say(CANCELLED)
+                return "refused"
+            await self._execute([pending.call], turn_id, result, speaker, emit, confirmed=True)
+        invalid: dict[str, int] = {}
+        for step in range(self.max_steps):
+            started = time.perf_counter()
+            # After tool results the model reports in words: a small model otherwise repeats
+            # the call it just made (seen with the 0.5B default). follow_up_calls=True allows
+            # chains of calls instead.
+            choice: Literal["auto", "none"] = (
+                "auto" if step == 0 or self.follow_up_calls else "none"
+            )
+            if step > 0:
+                system = f"{system} {REPORT}"
+            request = UnderstandingRequest(
+                history=list(self.history),
+                system=system,
+                tools=[t.schema for t in self.registry],
+                metadata=metadata,
+                tool_choice=choice,
+            )
+            splitter = ToolCallSplitter(known=self.registry.names)
+            pieces: list[str] = []
+            calls: list[ToolCall] = []
+            async for token in model.respond(request):
+                pieces.append(token)
+                piece = splitter.feed(token)
+                speaker.feed(piece.text)
+                calls += piece.calls
+            last = splitter.finish()
+            speaker.feed(last.text)
+            calls += last.calls
+            result.timings_ms[f"model_step{step}"] = (time.perf_counter() - started) * 1000
+            if not calls:
+                if step == 0:
+                    self.history.append(Message(role="assistant", content="".join(pieces)))
+                # After calls, the spoken report stays out of the model's history: a small
+                # model that sees "request → words" in its history stops calling tools.
+                return "answered"
+            self.history.append(Message(role="assistant", content="".join(pieces)))
+            question = await self._execute(calls, turn_id, result, speaker, emit, invalid=invalid)
+            if question is not None:
+                speaker.say(question)
+                self.history.append(Message(role="assistant", content=question))
+                return "asked"
+        speaker.say(GAVE_UP)
+        return "gave_up"
+
+    async def _execute(
+        self,
+        calls: list[ToolCall],
+        turn_id: str,
+        result: TurnResult,
+        speaker: Speaker,
+        emit: Callable[[Event], None],
+        *,
+        confirmed: bool = False,
+        invalid: dict[str, int] | None = None,
+    ) -> str | None:
+        """Run a step's calls; returns a question for the user when one must be asked."""
+        runnable: list[ToolCall] = []
+        question: str | None = None
+        for call in calls:
+            emit(ToolCallEvent(call_id=call.id, name=call.name, arguments=dict(call.arguments)))
+            tool = self.registry.get(call.name)
+            if tool is not None and tool.confirm and not confirmed:
+                pending, decision = self.confirmation.ask(
+                    call, tool, self.history[-1].content if self.history else ""
+                )
+                emit(decision)
+                self._record(
+                    call,
+                    "needs confirmation",
+                    None,
+                    decision.reason,
+                    turn_id,
+                    result,
+                    emit,
+                    store_start=True,
+                )
+                if pending is not None and question is None:
+                    self.pending, question = pending, pending.question
+                self.history.append(
+                    Message(
+                        role="tool",
+                        name=call.name,
+                        tool_call_id=call.id,
+                        content=f"not run: {decision.reason}",
+                    )
+                )
+                continue
+            runnable.append(call)
+        if not runnable:
+            return question
+        for call in runnable:
+            if self.store:
+                self.store.call_started(
+                    turn_id,
+                    self.session_id,
+                    call.id,
+                    call.name,
+                    dict(call.arguments),
+                    "confirmed" if confirmed else "not needed",
+                    "running",
+                )
+        execution = asyncio.create_task(
+            self.registry.execute(runnable, confirm=_yes if confirmed else None)
+        )
+        if self.acknowledge_after is not None:
+            done, _ = await asyncio.wait({execution}, timeout=self.acknowledge_after)
+            if not done:
+                speaker.say(ACKNOWLEDGE)
+        for call, outcome in zip(runnable, await execution, strict=True):
+            status: CallStatus = "ran" if outcome.ok else "failed"
+            self._record(
+                call,
+                status,
+                outcome.value,
+                outcome.error,
+                turn_id,
+                result,
+                emit,
+                duration_ms=outcome.duration_ms,
+            )
+            self.history.append(
+                Message(
+                    role="tool", name=call.name, tool_call_id=call.id, content=outcome.to_message()
+                )
+            )
+            if outcome.kind == "invalid_arguments" and invalid is not None and question is None:
+                invalid[call.name] = invalid.get(call.name, 0) + 1
+                ask, decision = self.clarification.question(
+                    outcome, self.registry.get(call.name), invalid[call.name]
+                )
+                emit(decision)
+                question = ask
+        return question
+
+    def _record(
+        self,
+        call: ToolCall,
+        status: CallStatus,
+        value: Any,
+        error: str | None,
+        turn_id: str,
+        result: TurnResult,
+        emit: Callable[[Event], None],
+        *,
+        store_start: bool = False,
+        duration_ms: float = 0.0,
+    ) -> None:
+        if self.store:
+            if store_start:
+                self.store.call_started(
+                    turn_id,
+                    self.session_id,
+                    call.id,
+                    call.name,
+                    dict(call.arguments),
+                    "required",
+                    status,
+                )
+            self.store.call_finished(call.id, status, value, error, duration_ms)
+        result.tool_calls.append(
+            CallRecord(
+                call_id=call.id,
+                name=call.name,
+                arguments=dict(call.arguments),
+                status=status,
+                result=value,
+                error=error,
+            )
+        )
+        emit(
+            ToolResultEvent(
+                call_id=call.id,
+                name=call.name,
+                status=status,
+                ok=status == "ran",
+                value=value,
+                error=error,
+                duration_ms=duration_ms,
+            )
+        )
+
+
+async def _yes(call: ToolCall, tool: Tool) -> bool:
+    """The user already said yes to this call."""
+    return True

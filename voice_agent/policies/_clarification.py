@@ -1,0 +1,61 @@
+"""Clarification: ask the user for an argument instead of failing the turn.
+
+A missing required argument is asked for at once; a value that fails validation goes back to
+the model once, and if it fails again for the same tool, the user is asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from voice_agent.policies._decisions import PolicyDecision
+from voice_agent.tools import Tool, ToolResult
+
+__all__ = ["ClarificationPolicy"]
+
+_MISSING = re.compile(r"""["']([^"']+)["'] is a required property""")
+_PATH = re.compile(r"arguments\.([A-Za-z0-9_]+)")
+
+
+class ClarificationPolicy:
+    """Turn invalid-argument results into a question for the user when the model cannot fix them.
+
+    Args:
+        max_invalid: invalid attempts per tool (per turn) before the user is asked.
+    """
+
+    def __init__(self, *, max_invalid: int = 2) -> None:
+        self.max_invalid = max_invalid
+
+    def question(
+        self, result: ToolResult, tool: Tool | None, attempts: int
+    ) -> tuple[str | None, PolicyDecision]:
+        """A question for the user, or None to let the model retry."""
+        error = result.error or ""
+        missing = _MISSING.search(error)
+        wrong = _PATH.search(error)
+        param = missing.group(1) if missing else (wrong.group(1) if wrong else None)
+        if param is None or (not missing and attempts < self.max_invalid):
+            return None, PolicyDecision(
+                policy="clarification",
+                decision="retry",
+                reason=f"invalid arguments for {result.name!r} (attempt {attempts}); the model "
+                "gets the error and may fix it",
+            )
+        described = param.replace("_", " ")
+        if tool is not None:
+            spec = tool.parameters.get("properties", {}).get(param, {})
+            if isinstance(spec, dict) and spec.get("description"):
+                described = str(spec["description"]).rstrip(".").lower()
+            if isinstance(spec, dict) and spec.get("enum"):
+                options = ", ".join(str(o) for o in spec["enum"][:6])
+                described = f"{described} ({options})"
+        why = "is missing" if missing else f"was invalid {attempts} times"
+        return (
+            f"Which {described} should I use?",
+            PolicyDecision(
+                policy="clarification",
+                decision="ask_argument",
+                reason=f"{param!r} for {result.name!r} {why}",
+            ),
+        )

@@ -1,0 +1,99 @@
+"""Confirmation of risky calls: a ``confirm=True`` tool never runs until the user says yes.
+
+The agent asks in speech; the next turn is read for yes, no, or a repeat of the request (which
+counts as yes). Anything else cancels. Without a way to ask (a non-interactive run), the call
+does not run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from voice_agent.policies._decisions import PolicyDecision
+from voice_agent.tools import Tool, ToolCall
+
+__all__ = ["ConfirmationPolicy", "PendingConfirmation"]
+
+_YES = re.compile(
+    r"\b(yes|yeah|yep|yup|sure|ok|okay|confirm(ed)?|go ahead|do it|please do|"
+    r"affirmative|correct|right|absolutely)\b",
+    re.IGNORECASE,
+)
+_NO = re.compile(
+    r"\b(no|nope|nah|don'?t|do not|cancel|stop|never ?mind|negative|wait|"
+    r"abort)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingConfirmation:
+    """A call waiting for the user's yes."""
+
+    call: ToolCall
+    request_text: str
+    """What the user said when asking for it (a repeat of it confirms)."""
+    question: str
+
+
+def describe(call: ToolCall, tool: Tool | None) -> str:
+    """A short spoken description of a call: "unlock the front door"."""
+    first = (tool.description if tool else "").strip().split("\n")[0]
+    first = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".!?") if first else ""
+    action = (first[:1].lower() + first[1:]) if first else call.name.replace("_", " ")
+    if call.arguments:
+        details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in call.arguments.items())
+        action = f"{action} ({details})"
+    return action
+
+
+class ConfirmationPolicy:
+    """Decides how to ask and reads the answer.
+
+    Args:
+        interactive: the agent can ask and hear an answer; False refuses every risky call.
+        repeat_similarity: how close a repeated request must be (0-1) to count as yes.
+    """
+
+    def __init__(self, *, interactive: bool = True, repeat_similarity: float = 0.8) -> None:
+        self.interactive = interactive
+        self.repeat_similarity = repeat_similarity
+
+    def ask(
+        self, call: ToolCall, tool: Tool | None, request_text: str
+    ) -> tuple[PendingConfirmation | None, PolicyDecision]:
+        """What to do with a risky call: ask (interactive) or refuse."""
+        if not self.interactive:
+            return None, PolicyDecision(
+                policy="confirmation",
+                decision="refused",
+                reason=f"{call.name!r} needs confirmation and this run cannot ask for it",
+            )
+        question = f"Do you want me to {describe(call, tool)}? Please say yes or no."
+        pending = PendingConfirmation(call=call, request_text=request_text, question=question)
+        return pending, PolicyDecision(
+            policy="confirmation", decision="ask", reason=f"{call.name!r} is marked confirm=True"
+        )
+
+    def answer(
+        self, pending: PendingConfirmation, reply: str
+    ) -> tuple[Literal["yes", "no"], PolicyDecision]:
+        """Read the user's answer to a pending question; anything unclear is no."""
+        text = reply.strip()
+        similarity = difflib.SequenceMatcher(
+            None, text.lower(), pending.request_text.lower()
+        ).ratio()
+        verdict: Literal["yes", "no"]
+        if _NO.search(text):
+            verdict, reason = "no", f"heard a no in {text!r}"
+        elif _YES.search(text):
+            verdict, reason = "yes", f"heard a yes in {text!r}"
+        elif similarity >= self.repeat_similarity:
+            verdict, reason = "yes", f"the request was repeated (similarity {similarity:.2f})"
+        else:
+            verdict, reason = "no", f"no clear yes in {text!r}: cancelled to be safe"
+        decision = "confirmed" if verdict == "yes" else "refused"
+        return verdict, PolicyDecision(policy="confirmation", decision=decision, reason=reason)

@@ -1,0 +1,154 @@
+"""Emotion-aware replies: emotion label + confidence + recent history → reply style.
+
+Declared as data (a YAML preset shipped in the package, overridable by the user) and usable as
+Python. A style carries guidance for the model (how to answer) and a TTS instruction (how to
+sound). Low confidence falls back to neutral; escalations look at recent turns ("angry twice")
+and can offer a handover to a person.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from voice_agent.errors import ConfigError
+from voice_agent.models import EMOTIONS, Emotion, EmotionEstimate, TTSInstruction
+from voice_agent.policies._decisions import PolicyDecision
+
+__all__ = ["EmotionPolicy", "ReplyStyle"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyStyle:
+    """How to answer this turn."""
+
+    label: Emotion
+    """The emotion the style responds to (after the confidence threshold)."""
+    guidance: str
+    """Added to the model's system prompt."""
+    tts: TTSInstruction
+    """How the voice should sound."""
+    instruct: str
+    """CosyVoice instruct text for the same style."""
+    max_sentences: int | None = None
+    """Reply length cap, spoken sentences."""
+    handover: bool = False
+    """Offer to hand over to a person."""
+
+
+def _style(label: Emotion, spec: dict[str, Any], where: str) -> ReplyStyle:
+    try:
+        emotion = spec.get("emotion", "neutral")
+        if emotion not in EMOTIONS:
+            raise ValueError(f"emotion {emotion!r} is not one of {EMOTIONS}")
+        return ReplyStyle(
+            label=label,
+            guidance=str(spec["guidance"]),
+            tts=TTSInstruction(
+                emotion=emotion,
+                speed=float(spec.get("speed", 1.0)),
+                volume=float(spec.get("volume", 1.0)),
+            ),
+            instruct=str(spec.get("instruct", "")),
+            max_sentences=spec.get("max_sentences"),
+            handover=bool(spec.get("handover", False)),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: style {label!r} is invalid: {e}") from e
+
+
+class EmotionPolicy:
+    """Pick a reply style from the detected emotion and the recent ones.
+
+    Args:
+        styles: one style per emotion label (``neutral`` required).
+        escalations: ``(label, times, style)``: when ``label`` was detected at least
+            ``times`` in the last ``history`` turns, use ``style`` instead.
+        min_confidence: below this, the emotion is treated as neutral.
+        history: turns remembered for escalations.
+    """
+
+    def __init__(
+        self,
+        styles: dict[Emotion, ReplyStyle],
+        *,
+        escalations: list[tuple[Emotion, int, ReplyStyle]] | None = None,
+        min_confidence: float = 0.5,
+        history: int = 3,
+    ) -> None:
+        if "neutral" not in styles:
+            raise ConfigError("an emotion policy needs a 'neutral' style")
+        self.styles, self.escalations = styles, escalations or []
+        self.min_confidence = min_confidence
+        self.recent: deque[Emotion] = deque(maxlen=history)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path | None = None) -> EmotionPolicy:
+        """Load a preset; None loads the one shipped with the package.
+
+        Raises:
+            ConfigError: the file is missing or not a valid preset.
+        """
+        where = str(path) if path else "the default preset"
+        try:
+            text = (
+                Path(path).read_text(encoding="utf-8")
+                if path
+                else files("voice_agent.policies").joinpath("presets/default.yaml").read_text()
+            )
+            data = yaml.safe_load(text)
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read the emotion preset {where}: {e}") from e
+        if not isinstance(data, dict) or not isinstance(data.get("styles"), dict):
+            raise ConfigError(f"{where} needs a 'styles' mapping")
+        styles: dict[Emotion, ReplyStyle] = {}
+        for label, spec in data["styles"].items():
+            if label not in EMOTIONS:
+                raise ConfigError(f"{where}: unknown emotion {label!r}; use one of {EMOTIONS}")
+            styles[label] = _style(label, spec, where)
+        escalations = []
+        for spec in data.get("escalations") or []:
+            label = spec.get("label")
+            if label not in EMOTIONS:
+                raise ConfigError(f"{where}: escalation for unknown emotion {label!r}")
+            escalations.append((label, int(spec.get("times", 2)), _style(label, spec, where)))
+        return cls(
+            styles,
+            escalations=escalations,
+            min_confidence=float(data.get("min_confidence", 0.5)),
+            history=int(data.get("history", 3)),
+        )
+
+    def decide(self, emotion: EmotionEstimate | None) -> tuple[ReplyStyle, PolicyDecision]:
+        """The style for this turn and the decision event explaining it."""
+        if emotion is None:
+            label: Emotion = "neutral"
+            reason = "no emotion estimate for this turn"
+        elif emotion.confidence < self.min_confidence:
+            label = "neutral"
+            reason = (
+                f"{emotion.label} at confidence {emotion.confidence:.2f} is below "
+                f"{self.min_confidence:.2f}: neutral"
+            )
+        else:
+            label = emotion.label
+            reason = f"{emotion.label} at confidence {emotion.confidence:.2f}"
+        self.recent.append(label)
+        for escalated, times, style in self.escalations:
+            count = sum(1 for seen in self.recent if seen == escalated)
+            if label == escalated and count >= times:
+                return style, PolicyDecision(
+                    policy="emotion",
+                    decision=f"escalate:{escalated}",
+                    reason=f"{reason}; {escalated} {count} times in the last "
+                    f"{len(self.recent)} turns",
+                )
+        style = self.styles.get(label) or replace(self.styles["neutral"], label=label)
+        return style, PolicyDecision(
+            policy="emotion", decision=f"style:{style.label}", reason=reason
+        )
