@@ -435,6 +435,226 @@ def eval_report(
         raise typer.Exit(2) from None
 
 
+ProfileOption = Annotated[
+    str, typer.Option("--profile", help="Models: cpu-default (embedded, offline) or remote:URL.")
+]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="History database (default: $VOICE_AGENT_DB or ~/.local/share/voice-agent)."
+    ),
+]
+
+
+def _agent(
+    tools: str,
+    base_url: str | None,
+    profile: str,
+    db: Path | None,
+    *,
+    interactive: bool,
+    speak: bool,
+) -> Any:
+    from voice_agent.agent import HistoryStore, VoiceAgent
+
+    return VoiceAgent(
+        tools=_registry(tools, base_url),
+        profile=profile,
+        store=HistoryStore(db),
+        interactive=interactive,
+        speak=speak,
+    )
+
+
+def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, Any]:
+    emotion = result.emotion
+    return {
+        "session_id": agent.session_id,
+        "transcript": result.transcript,
+        "emotion": {"label": emotion.label, "confidence": emotion.confidence} if emotion else None,
+        "tool_calls": [
+            {"id": c.call_id, "name": c.name, "arguments": c.arguments, "status": c.status}
+            for c in result.tool_calls
+        ],
+        "tool_results": [
+            {
+                "id": c.call_id,
+                "name": c.name,
+                "status": c.status,
+                "result": c.result,
+                "error": c.error,
+            }
+            for c in result.tool_calls
+        ],
+        "reply_text": result.reply_text,
+        "reply_audio": str(reply_audio) if reply_audio else None,
+        "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
+        "decisions": [
+            {"policy": d.policy, "decision": d.decision, "reason": d.reason}
+            for d in result.decisions
+        ],
+    }
+
+
+def _print_turn(turn: dict[str, Any]) -> None:
+    emotion = turn["emotion"]
+    console.print(f"[bold]heard:[/bold] {turn['transcript'] or '(nothing)'}")
+    if emotion:
+        console.print(f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f})")
+    for call in turn["tool_results"]:
+        shown = json.dumps(call["result"]) if call["status"] == "ran" else call["error"]
+        args = next(c["arguments"] for c in turn["tool_calls"] if c["id"] == call["id"])
+        console.print(
+            f"[bold]tool:[/bold] {call['name']}({json.dumps(args)}) → "
+            f"[{'green' if call['status'] == 'ran' else 'yellow'}]{call['status']}"
+            f"[/]: {shown}",
+            soft_wrap=True,
+        )
+    for d in turn["decisions"]:
+        if d["decision"] != "style:neutral":
+            console.print(f"[dim]policy {d['policy']}: {d['decision']} — {d['reason']}[/dim]")
+    console.print(f"[bold]reply:[/bold] {turn['reply_text']}")
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in turn["timings_ms"].items())
+    console.print(f"[dim]{timings}[/dim]")
+
+
+@app.command("run")
+def run_turn(
+    audio: Annotated[Path, typer.Option("--audio", help="The spoken request (WAV, FLAC, …).")],
+    tools: Annotated[
+        str, typer.Option("--tools", help="Python file/module with tools, or an OpenAPI spec.")
+    ],
+    profile: ProfileOption = "cpu-default",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the spoken reply here.")] = None,
+    as_json: JsonFlag = False,
+    db: DbOption = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
+
+    Runs without anyone to ask, so a tool that needs confirmation is not run.
+    """
+    from voice_agent.audio import AudioError
+
+    try:
+        agent = _agent(tools, base_url, profile, db, interactive=False, speak=out is not None)
+
+        async def go() -> Any:
+            async with agent.registry:
+                return await agent.turn(audio)
+
+        result = asyncio.run(go())
+    except (VoiceAgentError, AudioError) as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if out is not None and result.reply_audio is not None:
+        result.reply_audio.save(out)
+    turn = _turn_dict(agent, result, out if result.reply_audio is not None else None)
+    if as_json:
+        print(json.dumps(turn, indent=2, default=str))
+    else:
+        _print_turn(turn)
+
+
+@app.command("chat")
+def chat(
+    tools: Annotated[
+        str, typer.Option("--tools", help="Python file/module with tools, or an OpenAPI spec.")
+    ],
+    text: Annotated[
+        bool,
+        typer.Option(
+            "--text", help="Type instead of speaking (for machines without audio devices)."
+        ),
+    ] = False,
+    profile: ProfileOption = "cpu-default",
+    db: DbOption = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """A conversation: type (--text) and read the replies; confirmations are asked and answered."""
+    if not text:
+        err.print(
+            "[red]error:[/red] the live microphone loop is not available yet; use --text "
+            "for a keyboard conversation, or `voice-agent run --audio FILE`.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    try:
+        agent = _agent(tools, base_url, profile, db, interactive=True, speak=False)
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+    async def loop() -> None:
+        await agent.start()
+        console.print("Type a request; an empty line or Ctrl-D ends the session.")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            if not line.strip():
+                break
+            try:
+                result = await agent.turn(text=line)
+            except VoiceAgentError as e:
+                err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+                continue
+            for call in result.tool_calls:
+                console.print(
+                    f"[dim]  {call.name}({json.dumps(call.arguments)}) → {call.status}[/dim]",
+                    soft_wrap=True,
+                )
+            console.print(f"agent> {result.reply_text}")
+        await agent.registry.aclose()
+
+    asyncio.run(loop())
+    console.print(f"session {agent.session_id} saved; see `voice-agent history`")
+
+
+@app.command("history")
+def history(
+    session: Annotated[
+        str | None,
+        typer.Option("--session", help="Show one session's turns (default: the latest)."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sessions, turns, emotions and every tool call, as recorded."""
+    from voice_agent.agent import HistoryStore, default_db_path
+
+    path = db or default_db_path()
+    if not path.exists():
+        err.print(f"[red]error:[/red] no history at {path} yet", soft_wrap=True)
+        raise typer.Exit(2)
+    store = HistoryStore(path)
+    sessions = store.sessions()
+    chosen = session or (sessions[0]["id"] if sessions else None)
+    turns = store.turns(chosen) if chosen else []
+    if as_json:
+        print(
+            json.dumps(
+                {"sessions": sessions, "session": chosen, "turns": turns}, indent=2, default=str
+            )
+        )
+        return
+    table = Table(title=f"session {chosen} ({len(turns)} turns) in {path}")
+    for column in ("heard", "emotion", "tool calls", "reply"):
+        table.add_column(column)
+    for t in turns:
+        calls = "\n".join(
+            f"{c['name']}({json.dumps(c['arguments'])}) → {c['status']}" for c in t["tool_calls"]
+        )
+        emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
+        table.add_row(t["transcript"] or "", emotion, calls, t["reply_text"] or "")
+    console.print(table)
+    if len(sessions) > 1:
+        console.print(
+            "[dim]other sessions: " + ", ".join(s["id"] for s in sessions[1:6]) + "[/dim]"
+        )
+
+
 def _result_dict(result: ToolResult) -> dict[str, Any]:
     return {
         "call_id": result.call_id,

@@ -84,5 +84,5 @@ def add_to_shopping_list(item: str, quantity: Annotated[int, Field(ge=1)] = 1) -
 
 @tool(confirm=True)
 def unlock_front_door() -> str:
-    """Unlock the front door. Risky: only after the user confirms."""
+    """Unlock the front door."""
     return "front door unlocked"

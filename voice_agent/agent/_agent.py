@@ -43,6 +43,7 @@ from voice_agent.policies import (
     EmotionPolicy,
     PendingConfirmation,
     PolicyDecision,
+    describe,
 )
 from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry
 
@@ -55,8 +56,8 @@ CANCELLED = "Okay, I won't do that."
 GAVE_UP = "Sorry, I could not finish that."
 ACKNOWLEDGE = "One moment."
 REPORT = (
-    "The tool results are in. Tell the user in one short sentence, in the past tense, what "
-    "was done or what went wrong."
+    "The results of the calls just made are in. Tell the user in one short sentence, in the "
+    "past tense, what was just done (for this request only) or what went wrong."
 )
 
 
@@ -231,7 +232,7 @@ class VoiceAgent:
                 status = "not_heard"
             else:
                 self.history.append(Message(role="user", content=perception.transcript))
-                system = style.guidance + (
+                system = f"When you answer in words: {style.guidance}" + (
                     " Offer to hand over to a person." if style.handover else ""
                 )
                 status = await self._steps(model, system, metadata, turn_id, result, speaker, emit)
@@ -283,14 +284,13 @@ class VoiceAgent:
             choice: Literal["auto", "none"] = (
                 "auto" if step == 0 or self.follow_up_calls else "none"
             )
-            if step > 0:
-                system = f"{system} {REPORT}"
             request = UnderstandingRequest(
                 history=list(self.history),
                 system=system,
                 tools=[t.schema for t in self.registry],
                 metadata=metadata,
                 tool_choice=choice,
+                instructions=REPORT if step > 0 else None,
             )
             splitter = ToolCallSplitter(known=self.registry.names)
             pieces: list[str] = []
@@ -311,7 +311,11 @@ class VoiceAgent:
                 # model that sees "request → words" in its history stops calling tools.
                 return "answered"
             self.history.append(Message(role="assistant", content="".join(pieces)))
+            spoken_before = len(speaker.spoken)
             question = await self._execute(calls, turn_id, result, speaker, emit, invalid=invalid)
+            ran = [c for c in result.tool_calls if c.status in ("ran", "failed")]
+            if question is None and not ran and len(speaker.spoken) > spoken_before:
+                return "refused"  # every call was refused, and that has been said
             if question is not None:
                 speaker.say(question)
                 self.history.append(Message(role="assistant", content=question))
@@ -353,6 +357,11 @@ class VoiceAgent:
                 )
                 if pending is not None and question is None:
                     self.pending, question = pending, pending.question
+                elif pending is None:  # cannot ask: say so plainly, never let the model guess
+                    speaker.say(
+                        f"I did not {describe(call, tool)}: it needs your confirmation, "
+                        "and I cannot ask for it here."
+                    )
                 self.history.append(
                     Message(
                         role="tool",

@@ -101,7 +101,10 @@ class UnderstandingRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     """OpenAI-format function dicts (``Tool.schema``)."""
     system: str | None = None
-    """Extra system instructions (reply style from the policies)."""
+    """Extra system instructions for the conversation (the reply style from the policies);
+    they join the system prompt, whose cached prefix is reused while they stay the same."""
+    instructions: str | None = None
+    """Instructions for this step only, placed after the history (e.g. "report the results")."""
     tool_choice: Literal["auto", "none", "required"] = "auto"
     """``none``: answer in words (tools stay in the prompt, so its cached prefix is reused);
     ``required``: answer with calls only."""

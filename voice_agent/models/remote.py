@@ -92,6 +92,8 @@ class OpenAICompatibleLLM:
             messages.append(message)
         if request.text is not None:
             messages.append({"role": "user", "content": request.text})
+        if request.instructions:
+            messages.append({"role": "system", "content": request.instructions})
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,

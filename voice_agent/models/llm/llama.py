@@ -209,19 +209,20 @@ class LlamaCppLLM:
             )
 
     def prompt(self, request: UnderstandingRequest) -> str:
-        """The ChatML prompt for a request: system + tools, history, the user's turn, then the
-        turn's own instructions (reply style) as a last system message.
+        """The ChatML prompt for a request: system (+ style) and tools, history, the user's turn,
+        then the step's own instructions as a last system message.
 
         The order keeps the long system + tools prefix, and the history after it, identical
-        from turn to turn, so llama.cpp reuses their cached keys and values; instructions that
-        change every turn come last.
+        from turn to turn while the style stays the same, so llama.cpp reuses their cached keys
+        and values; instructions that change every step come last.
         """
-        turns: list[tuple[str, str]] = [("system", qwen_system_prompt(self.system, request.tools))]
+        system = f"{self.system}\n\n{request.system}" if request.system else self.system
+        turns: list[tuple[str, str]] = [("system", qwen_system_prompt(system, request.tools))]
         turns += [(m.role, m.content) for m in request.history]
         if request.text is not None:
             turns.append(("user", request.text))
-        if request.system:
-            turns.append(("system", request.system))
+        if request.instructions:
+            turns.append(("system", request.instructions))
         return chatml(turns)
 
     def _grammar(self, tools: Sequence[Mapping[str, Any]], choice: str = "auto") -> Any:
