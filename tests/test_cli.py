@@ -82,3 +82,89 @@ def test_tools_check_and_broken_file(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "failed to import: RuntimeError: boom" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_run_main_job_json_and_history(tmp_path: Path) -> None:
+    env = {
+        "VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3"),
+        "VOICE_AGENT_DB": str(tmp_path / "history.sqlite3"),
+    }
+    reply = tmp_path / "reply.wav"
+    done = voice_agent(
+        "run",
+        "--audio",
+        str(REPO / "examples/home/add_milk.wav"),
+        "--tools",
+        str(HOME_TOOLS),
+        "--out",
+        str(reply),
+        "--json",
+        cwd=tmp_path,
+        **env,
+    )
+    assert done.returncode == 0, done.stderr
+    turn = json.loads(done.stdout)
+    assert set(turn) >= {
+        "transcript",
+        "emotion",
+        "tool_calls",
+        "tool_results",
+        "reply_text",
+        "reply_audio",
+        "timings_ms",
+    }
+    assert turn["tool_calls"][0]["name"] == "add_to_shopping_list"
+    assert turn["tool_calls"][0]["arguments"] == {"item": "milk", "quantity": 2}
+    assert turn["tool_results"][0]["status"] == "ran"
+    assert turn["reply_audio"] == str(reply) and reply.stat().st_size > 10_000
+    shown = voice_agent("history", "--json", cwd=tmp_path, **env)
+    history = json.loads(shown.stdout)
+    assert history["turns"][0]["tool_calls"][0]["name"] == "add_to_shopping_list"
+
+
+def test_run_reports_bad_tools_and_bad_audio_clearly(tmp_path: Path) -> None:
+    broken = tmp_path / "tools.py"
+    broken.write_text("import no_such_module_here\n")
+    done = voice_agent(
+        "run",
+        "--audio",
+        str(REPO / "examples/home/add_milk.wav"),
+        "--tools",
+        str(broken),
+        cwd=tmp_path,
+        VOICE_AGENT_DB=str(tmp_path / "h.sqlite3"),
+    )
+    assert done.returncode == 2 and "failed to import: ModuleNotFoundError" in done.stderr
+    not_audio = tmp_path / "note.wav"
+    not_audio.write_text("hello")
+    done = voice_agent(
+        "run",
+        "--audio",
+        str(not_audio),
+        "--tools",
+        str(HOME_TOOLS),
+        cwd=tmp_path,
+        VOICE_AGENT_DB=str(tmp_path / "h.sqlite3"),
+    )
+    assert done.returncode == 2 and "as audio" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_chat_text_loop_with_confirmation(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3"),
+        "VOICE_AGENT_DB": str(tmp_path / "history.sqlite3"),
+    }
+    done = subprocess.run(
+        ["voice-agent", "chat", "--text", "--tools", str(HOME_TOOLS)],
+        input="Please unlock the front door.\nyes\n\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Do you want me to unlock the front door?" in done.stdout
+    assert "unlock_front_door({}) → ran" in done.stdout

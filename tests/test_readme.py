@@ -40,10 +40,11 @@ def test_python_example_runs(index: int, tmp_path: Path) -> None:
 
 
 def test_first_example_prints_what_the_readme_says(tmp_path: Path) -> None:
+    before, after = README.split("prints\n\n```text\n", 1)
     script = tmp_path / "example.py"
-    script.write_text(PYTHON[0])
+    script.write_text(before.rsplit("```python\n", 1)[1].split("```", 1)[0])
     done = run([sys.executable, str(script)], REPO, {})
-    printed = README.split("prints\n\n```text\n", 1)[1].split("```", 1)[0]
+    printed = after.split("```", 1)[0]
     assert done.stdout == printed
 
 
@@ -61,6 +62,10 @@ def test_voice_agent_commands_run(command: str, tmp_path: Path) -> None:
         shlex.split(command), tmp_path, {"VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3")}
     )
     assert done.returncode == 0, done.stderr
+    if command.startswith("voice-agent run"):
+        assert "set_light" in done.stdout and (tmp_path / "reply.wav").stat().st_size > 10_000
+    if "chat --text" in command:
+        assert "unlock_front_door({}) → ran" in done.stdout
     if "tools call" in command:
         assert "set_light" in done.stdout and "needs_confirmation" in done.stdout
     if "eval score" in command:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from voice_agent.errors import ConfigError
-from voice_agent.models import Understanding, UnderstandingRequest
+from voice_agent.models import EmotionEstimate, Perception, Understanding, UnderstandingRequest
 
 __all__ = ["ScriptedUnderstanding"]
 
 
 class ScriptedUnderstanding:
-    """An understanding model that answers from a script, keyed by ``metadata["sample_id"]``.
+    """An understanding model that answers from a script: ``understand`` by
+    ``metadata["sample_id"]`` (eval runs), ``respond`` with ``replies`` in order (agent turns).
 
     It checks what a real model would need (audio for speech turns, text otherwise) so that a
     pipeline that forgets to pass the audio fails here too.
@@ -28,9 +29,17 @@ class ScriptedUnderstanding:
     name = "scripted"
 
     def __init__(
-        self, outputs: Mapping[str, str], *, default: str = "", delay: float = 0.0
+        self,
+        outputs: Mapping[str, str] | None = None,
+        *,
+        default: str = "",
+        delay: float = 0.0,
+        replies: Sequence[str] = (),
+        emotion: EmotionEstimate | None = None,
     ) -> None:
-        self.outputs, self.default, self.delay = dict(outputs), default, delay
+        self.outputs, self.default, self.delay = dict(outputs or {}), default, delay
+        self.replies = list(replies)
+        self.emotion = emotion
         self.requests: list[UnderstandingRequest] = []
 
     @classmethod
@@ -56,6 +65,21 @@ class ScriptedUnderstanding:
                     f'{path} line {number}: expected {{"id": ..., "output": ...}}'
                 ) from None
         return cls(outputs, **options)  # type: ignore[arg-type]
+
+    async def perceive(self, request: UnderstandingRequest) -> Perception:
+        """The typed text as the transcript (audio turns: the script's ``default``)."""
+        self.requests.append(request)
+        heard = request.text if request.text is not None else self.default
+        return Perception(transcript=heard, emotion=self.emotion)
+
+    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+        """The next scripted reply, a few characters at a time like a streaming model."""
+        self.requests.append(request)
+        reply = self.replies.pop(0) if self.replies else "Okay."
+        for start in range(0, len(reply), 7):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield reply[start : start + 7]
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Replay the output recorded for this request's sample."""

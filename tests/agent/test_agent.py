@@ -1,0 +1,244 @@
+"""The voice agent end to end on the embedded models, and what it does with bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from voice_agent import ToolError, ToolRegistry, tool
+from voice_agent.agent import (
+    AudioChunkEvent,
+    HistoryStore,
+    ReplyTextEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TranscriptEvent,
+    VoiceAgent,
+)
+from voice_agent.models import EmotionEstimate, TTSInstruction
+from voice_agent.models.asr import WhisperASR
+from voice_agent.models.profiles import Profile
+from voice_agent.models.tts import EspeakTTS
+from voice_agent.policies import PolicyDecision
+from voice_agent.testing import ScriptedUnderstanding
+
+REPO = Path(__file__).resolve().parents[2]
+HOME = REPO / "examples" / "home"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolRegistry:
+    monkeypatch.setenv("VOICE_AGENT_HOME_DB", str(tmp_path / "home.sqlite3"))
+    registry = ToolRegistry()
+    registry.register_path(HOME / "tools.py")
+    return registry
+
+
+async def test_spoken_request_runs_the_right_tool_and_answers_in_speech(
+    cpu: Profile, home: ToolRegistry, tmp_path: Path
+) -> None:
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    agent = VoiceAgent(tools=home, profile=cpu, store=store)
+    events = [e async for e in agent.stream_turn(HOME / "turn_on_kitchen_lights.wav")]
+    kinds = [e.type for e in events]
+    assert kinds[0] == "transcript" and kinds[-1] == "metrics"
+    assert kinds.index("tool_call") < kinds.index("tool_result") < kinds.index("reply_text")
+    [call] = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert (call.name, call.arguments) == (
+        "set_light",
+        {"room": "kitchen", "on": True, "brightness": 50},
+    )
+    [outcome] = [e for e in events if isinstance(e, ToolResultEvent)]
+    assert outcome.status == "ran" and outcome.value["brightness"] == 50
+    chunks = [e for e in events if isinstance(e, AudioChunkEvent)]
+    assert chunks and sum(c.audio.duration for c in chunks) > 1.0
+    reply = " ".join(e.text for e in events if isinstance(e, ReplyTextEvent))
+    heard_back = (await WhisperASR().transcribe(chunks[0].audio.resampled(16_000))).text
+    assert "kitchen" in reply.lower() and "kitchen" in heard_back.lower()
+    [turn] = store.turns(agent.session_id)
+    assert turn["transcript"].startswith("Please turn on the kitchen lights")
+    assert turn["tool_calls"][0]["status"] == "ran" and turn["reply_text"] == reply
+    assert {"asr", "model_step0", "first_audio", "turn"} <= set(turn["timings_ms"])
+
+
+async def test_risky_tool_needs_a_yes(cpu: Profile, home: ToolRegistry, tmp_path: Path) -> None:
+    unattended = VoiceAgent(tools=home, profile=cpu, interactive=False, speak=False)
+    result = await unattended.turn(HOME / "unlock_front_door.wav")
+    assert [(c.name, c.status) for c in result.tool_calls] == [
+        ("unlock_front_door", "needs confirmation")
+    ]
+    assert "needs your confirmation" in result.reply_text
+
+    agent = VoiceAgent(
+        tools=home, profile=cpu, speak=False, store=HistoryStore(tmp_path / "h.sqlite3")
+    )
+    asked = await agent.turn(HOME / "unlock_front_door.wav")
+    assert asked.reply_text.startswith("Do you want me to unlock the front door?")
+    refused = await agent.turn(text="No, leave it locked.")
+    assert [(c.name, c.status) for c in refused.tool_calls] == [("unlock_front_door", "refused")]
+    assert refused.reply_text == "Okay, I won't do that."
+    await agent.turn(HOME / "unlock_front_door.wav")
+    done = await agent.turn(text="Yes, go ahead.")
+    assert ("unlock_front_door", "ran", "front door unlocked") in [
+        (c.name, c.status, c.result) for c in done.tool_calls
+    ]
+    decisions = [
+        d.decision
+        for t in (asked, refused, done)
+        for d in t.decisions
+        if d.policy == "confirmation"
+    ]
+    assert decisions[:2] == ["ask", "refused"] and "confirmed" in decisions
+    statuses = [
+        c["status"]
+        for t in agent.store.turns(agent.session_id)  # type: ignore[union-attr]
+        for c in t["tool_calls"]
+    ]
+    assert statuses.count("ran") == 1 and "refused" in statuses
+
+
+async def test_reply_style_follows_the_detected_emotion(cpu: Profile, home: ToolRegistry) -> None:
+    espeak = EspeakTTS()
+    angry = TTSInstruction(speed=1.35, pitch=1.3, volume=1.9)
+    agent = VoiceAgent(tools=home, profile=cpu, speak=True)
+    styles = []
+    for _ in range(2):
+        speech = await espeak.speak("This is ridiculous, turn off the kitchen light now!", angry)
+        result = await agent.turn(speech)
+        assert result.emotion is not None and result.emotion.label == "angry"
+        styles += [d.decision for d in result.decisions if d.policy == "emotion"]
+    assert styles == ["style:angry", "escalate:angry"]
+    assert any(c.name == "set_light" for c in result.tool_calls)
+
+
+@tool(timeout=0.5)
+async def slow_report() -> str:
+    """Fetch the daily report."""
+    await asyncio.sleep(30)
+    return "never"
+
+
+@tool
+def broken_sensor() -> float:
+    """Read the garage temperature."""
+    raise ToolError("the garage sensor is offline")
+
+
+def scripted(*replies: str) -> Profile:
+    model = ScriptedUnderstanding(replies=list(replies))
+    return Profile(name="scripted", understanding=model, tts=EspeakTTS())
+
+
+async def test_failing_hanging_and_unknown_tools_never_end_the_session() -> None:
+    profile = scripted(
+        '{"name": "teleport", "arguments": {}}',
+        "I cannot do that.",
+        '{"name": "slow_report", "arguments": {}}',
+        "The report timed out.",
+        '{"name": "broken_sensor", "arguments": {}}',
+        "The sensor is offline.",
+    )
+    agent = VoiceAgent(
+        tools=[slow_report, broken_sensor], profile=profile, speak=False, acknowledge_after=0.1
+    )
+    unknown = await agent.turn(text="teleport me")
+    assert unknown.tool_calls[0].status == "failed"
+    assert "unknown tool 'teleport'" in (unknown.tool_calls[0].error or "")
+    hanging = await agent.turn(text="get the report")
+    assert hanging.tool_calls[0].status == "failed" and "0.5 s" in (
+        hanging.tool_calls[0].error or ""
+    )
+    assert hanging.reply_text.startswith("One moment.")
+    failing = await agent.turn(text="garage temperature?")
+    assert failing.tool_calls[0].error == "the garage sensor is offline"
+    tool_messages = [m.content for m in agent.history if m.role == "tool"]
+    assert len(tool_messages) == 3 and "Known tools" in tool_messages[0]
+
+
+async def test_missing_argument_is_asked_for() -> None:
+    @tool
+    def set_timer(minutes: int) -> str:
+        """Start a timer.
+
+        Args:
+            minutes: How many minutes to count down.
+        """
+        return f"{minutes} min"
+
+    agent = VoiceAgent(
+        tools=[set_timer], profile=scripted('{"name": "set_timer", "arguments": {}}'), speak=False
+    )
+    result = await agent.turn(text="set a timer")
+    assert result.reply_text == "Which how many minutes to count down should I use?"
+    assert any(d.decision == "ask_argument" for d in result.decisions)
+
+
+async def test_silence_is_answered_not_fatal(cpu: Profile, home: ToolRegistry) -> None:
+    import numpy as np
+
+    from voice_agent.audio import prepare
+
+    hiss = prepare(np.random.default_rng(0).normal(0, 0.003, 32_000), 16_000)
+    result = await VoiceAgent(tools=home, profile=cpu, speak=False).turn(hiss)
+    assert result.transcript == "" and result.reply_text.startswith("Sorry, I did not catch")
+
+
+def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import asyncio, time
+        from voice_agent import tool
+        from voice_agent.agent import HistoryStore, VoiceAgent
+        from voice_agent.models.profiles import Profile
+        from voice_agent.models.tts import EspeakTTS
+        from voice_agent.testing import ScriptedUnderstanding
+
+        @tool(timeout=None)
+        def water_garden(minutes: int) -> str:
+            '''Water the garden.'''
+            time.sleep(60)
+            return "done"
+
+        model = ScriptedUnderstanding(replies=['{{"name": "water_garden", "arguments": '
+                                               '{{"minutes": 5}}}}'])
+        agent = VoiceAgent(tools=[water_garden], speak=False,
+                           profile=Profile(name="s", understanding=model, tts=EspeakTTS()),
+                           store=HistoryStore({str(db)!r}))
+        asyncio.run(agent.turn(text="Water the garden for five minutes."))
+    """)
+    )
+    process = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                if conn.execute("SELECT count(*) FROM tool_calls").fetchone()[0]:
+                    break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+    [turn] = HistoryStore(db).turns(HistoryStore(db).sessions()[0]["id"])
+    assert turn["transcript"] == "Water the garden for five minutes."
+    [call] = turn["tool_calls"]
+    assert (call["name"], call["arguments"], call["status"]) == (
+        "water_garden",
+        {"minutes": 5},
+        "running",
+    )
+
+
+def test_events_are_typed(cpu: Profile) -> None:
+    assert TranscriptEvent(text="x").type == "transcript"
+    assert PolicyDecision(policy="emotion", decision="style:neutral", reason="r").type == "policy"
+    assert EmotionEstimate(label="sad", confidence=0.6).label == "sad"
