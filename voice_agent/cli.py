@@ -502,7 +502,11 @@ def _print_turn(turn: dict[str, Any]) -> None:
     if emotion:
         console.print(f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f})")
     for call in turn["tool_results"]:
-        shown = json.dumps(call["result"]) if call["status"] == "ran" else call["error"]
+        shown = (
+            json.dumps(call["result"], ensure_ascii=False)
+            if call["status"] == "ran"
+            else call["error"]
+        )
         args = next(c["arguments"] for c in turn["tool_calls"] if c["id"] == call["id"])
         console.print(
             f"[bold]tool:[/bold] {call['name']}({json.dumps(args)}) → "

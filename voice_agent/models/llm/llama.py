@@ -20,6 +20,7 @@ fights the model, allowing the JSON follows it. The tool layer parses both.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -201,6 +202,9 @@ class LlamaCppLLM:
                 )
             except (ValueError, RuntimeError) as e:
                 raise ModelLoadError(f"llama.cpp cannot load {path}: {e}") from e
+            # Free the model before interpreter shutdown; llama.cpp's own finalizer runs too late
+            # and prints a TypeError on exit otherwise.
+            atexit.register(self.close)
             log.info(
                 "llm.loaded",
                 backend=self.name,
@@ -312,6 +316,13 @@ class LlamaCppLLM:
             self._llm.eval(tokens)
 
         await asyncio.to_thread(run)
+
+    def close(self) -> None:
+        """Free the model's memory; it loads again on next use."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
 
     def reset_cache(self) -> None:
         """Forget the cached key/value prefix (for measuring cold turns)."""
