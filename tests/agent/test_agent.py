@@ -242,3 +242,47 @@ def test_events_are_typed(cpu: Profile) -> None:
     assert TranscriptEvent(text="x").type == "transcript"
     assert PolicyDecision(policy="emotion", decision="style:neutral", reason="r").type == "policy"
     assert EmotionEstimate(label="sad", confidence=0.6).label == "sad"
+
+
+async def test_barge_in_stops_the_reply_and_cancels_tools(tmp_path: Path) -> None:
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    @tool(timeout=None)
+    async def long_search(query: str) -> str:
+        """Search the archive."""
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "found"
+
+    model = ScriptedUnderstanding(
+        replies=[
+            "Let me look. This may take a while. "
+            '<tool_call>{"name": "long_search", "arguments": {"query": "taxes"}}</tool_call>'
+        ]
+    )
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    agent = VoiceAgent(
+        tools=[long_search],
+        speak=False,
+        store=store,
+        profile=Profile(name="s", understanding=model, tts=EspeakTTS()),
+    )
+    turn = asyncio.create_task(agent.turn(text="find my tax papers"))
+    await asyncio.wait_for(started.wait(), 10)
+    assert agent.interrupt()
+    result = await asyncio.wait_for(turn, 10)
+    assert result.interrupted and cancelled.is_set()
+    assert result.reply_text.startswith("Let me look.")
+    assert agent.history[-1].content.endswith("[interrupted]")
+    [saved] = store.turns(agent.session_id)
+    assert saved["status"] == "interrupted"
+    assert [(c["name"], c["status"]) for c in saved["tool_calls"]] == [("long_search", "cancelled")]
+    assert [(c.name, c.status) for c in result.tool_calls] == [("long_search", "cancelled")]
+    assert not agent.interrupt(), "nothing left to interrupt"
+    follow_up = await agent.turn(text="never mind")
+    assert not follow_up.interrupted

@@ -85,6 +85,8 @@ class TurnResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     decisions: list[PolicyDecision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    interrupted: bool = False
+    """The user spoke over the reply (barge-in) and the turn was cut short."""
 
 
 class VoiceAgent:
@@ -132,6 +134,7 @@ class VoiceAgent:
         self.follow_up_calls = follow_up_calls
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
+        self._current: asyncio.Task[None] | None = None
         self.session_id = (
             store.new_session(self.profile.name, self.registry.names) if store else "memory"
         )
@@ -141,6 +144,14 @@ class VoiceAgent:
         llm = getattr(self.profile.understanding, "llm", None)
         if llm is not None and hasattr(llm, "warm_up"):
             await llm.warm_up([t.schema for t in self.registry])
+
+    def interrupt(self) -> bool:
+        """Barge-in: cut the current turn short (speech stops, running tools are cancelled,
+        the reply is recorded as interrupted). Returns False when no turn was running."""
+        if self._current is None or self._current.done():
+            return False
+        self._current.cancel()
+        return True
 
     async def turn(
         self, audio: Audio | str | Path | bytes | None = None, *, text: str | None = None
@@ -185,10 +196,17 @@ class VoiceAgent:
                 queue.put_nowait(None)
 
         task = asyncio.create_task(run())
+        self._current = task
         try:
             while (event := await queue.get()) is not None:
                 yield event
-            await task
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # our caller is being cancelled, not just this turn
+                result.interrupted = True
         finally:
             if not task.done():
                 task.cancel()
@@ -236,8 +254,19 @@ class VoiceAgent:
                     " Offer to hand over to a person." if style.handover else ""
                 )
                 status = await self._steps(model, system, metadata, turn_id, result, speaker, emit)
-        finally:
             await speaker.close()
+        except asyncio.CancelledError:
+            # Barge-in: stop speaking at once, running tools were cancelled with this task;
+            # record the reply as interrupted where it stopped.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            speaker.cancel()
+            result.interrupted = True
+            status = "interrupted"
+            self.history.append(
+                Message(role="assistant", content=f"{speaker.text} [interrupted]".strip())
+            )
         result.reply_text = speaker.text
         result.reply_audio = speaker.audio
         if speaker.first_audio_at is not None:
@@ -388,11 +417,21 @@ class VoiceAgent:
         execution = asyncio.create_task(
             self.registry.execute(runnable, confirm=_yes if confirmed else None)
         )
-        if self.acknowledge_after is not None:
-            done, _ = await asyncio.wait({execution}, timeout=self.acknowledge_after)
-            if not done:
-                speaker.say(ACKNOWLEDGE)
-        for call, outcome in zip(runnable, await execution, strict=True):
+        try:
+            if self.acknowledge_after is not None:
+                done, _ = await asyncio.wait({execution}, timeout=self.acknowledge_after)
+                if not done:
+                    speaker.say(ACKNOWLEDGE)
+            outcomes = await execution
+        except asyncio.CancelledError:  # barge-in: the running tools stop too
+            execution.cancel()
+            await asyncio.gather(execution, return_exceptions=True)
+            for call in runnable:
+                self._record(
+                    call, "cancelled", None, "interrupted by the user", turn_id, result, emit
+                )
+            raise
+        for call, outcome in zip(runnable, outcomes, strict=True):
             status: CallStatus = "ran" if outcome.ok else "failed"
             self._record(
                 call,

@@ -20,7 +20,7 @@ __all__ = [
     "TranscriptEvent",
 ]
 
-CallStatus = Literal["ran", "refused", "needs confirmation", "failed"]
+CallStatus = Literal["ran", "refused", "needs confirmation", "failed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
