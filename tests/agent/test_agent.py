@@ -223,9 +223,12 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
     while time.monotonic() < deadline:
         time.sleep(0.1)
         if db.exists():
-            with sqlite3.connect(db) as conn:
-                if conn.execute("SELECT count(*) FROM tool_calls").fetchone()[0]:
-                    break
+            try:
+                with sqlite3.connect(db) as conn:
+                    if conn.execute("SELECT count(*) FROM tool_calls").fetchone()[0]:
+                        break
+            except sqlite3.OperationalError:
+                continue  # the schema is still being created
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
     [turn] = HistoryStore(db).turns(HistoryStore(db).sessions()[0]["id"])
