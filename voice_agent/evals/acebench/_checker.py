@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from voice_agent.evals.bfcl import Verdict
+from voice_agent.evals.bfcl._checker import standardize
 
 __all__ = ["check_normal", "check_special"]
 
@@ -41,17 +42,12 @@ _TYPES: dict[str, Any] = {
     "number": int,
 }
 _NESTED = ("array", "tuple", "list(string)", "list(enum)", "object", "objectArray")
-_PUNCTUATION = re.compile(r"[ \,\.\/\-\_\*\^]")
 _SUFFIX = re.compile(r"_\d+$")
 VALID = Verdict(valid=True)
 
 
 class _Crash(Exception):
     """Where the official checker raises; we turn it into an invalid verdict."""
-
-
-def _std(text: str) -> str:
-    return _PUNCTUATION.sub("", text).lower().replace("'", '"')
 
 
 def _bool_text(value: Any) -> Any:
@@ -108,8 +104,8 @@ def _check_dict(value: Any, answer: Any) -> Verdict:
             if not result.valid:
                 return result
             continue
-        item_std = _std(item) if type(item) is str else item
-        expected_std = _std(expected) if type(expected) is str else expected
+        item_std = standardize(item) if type(item) is str else item
+        expected_std = standardize(expected) if type(expected) is str else expected
         if str(expected_std) not in str(item_std):
             return Verdict.fail("value_error", f"wrong value for {key!r}: {item!r}")
     return result
@@ -199,7 +195,7 @@ def _check_call(
                 raise _Crash("string answer expected")
             verdict = (
                 VALID
-                if _std(answer[param]) in _std(value)
+                if standardize(answer[param]) in standardize(value)
                 else Verdict.fail(
                     "value_error:string", f"wrong value for parameter ({param}) of {name}"
                 )
@@ -207,8 +203,8 @@ def _check_call(
         elif expected_type is list:
             if not isinstance(answer[param], list):
                 raise _Crash("list answer expected")
-            same = [_std(v) if type(v) is str else v for v in value] == [
-                _std(a) if type(a) is str else a for a in answer[param]
+            same = [standardize(v) if type(v) is str else v for v in value] == [
+                standardize(a) if type(a) is str else a for a in answer[param]
             ]
             verdict = (
                 VALID

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from voice_agent.errors import ConfigError
+from voice_agent.evals.bfcl._data import jsonl_records
 
 __all__ = [
     "AGENT_CATEGORIES",
@@ -65,18 +65,7 @@ class AceEntry:
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ConfigError(f"no {path}; pass --data with ACEBench's data_en directory")
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as e:
-            raise ConfigError(f"{path} line {number} is not JSON: {e}") from None
-        if not isinstance(value, dict) or "id" not in value:
-            raise ConfigError(f"{path} line {number} has no 'id'; is this ACEBench data?")
-        out.append(value)
-    return out
+    return list(jsonl_records(path.read_text(encoding="utf-8"), str(path), kind="ACEBench"))
 
 
 def load_category(category: str, source: Path) -> list[AceEntry]:

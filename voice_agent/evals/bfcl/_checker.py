@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Verdict", "check_ast"]
+__all__ = ["Verdict", "check_ast", "standardize"]
 
 _PYTHON_TYPES: dict[str, type] = {
     "string": str,

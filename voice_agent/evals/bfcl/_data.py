@@ -27,6 +27,7 @@ __all__ = [
     "BfclEntry",
     "fetch_official_wheel",
     "ground_truth_calls",
+    "jsonl_records",
     "load_category",
 ]
 
@@ -109,7 +110,12 @@ def fetch_official_wheel(cache: Path | None = None) -> Path:
     return wheel
 
 
-def _lines(text: str, where: str) -> Iterator[dict[str, Any]]:
+def jsonl_records(text: str, where: str, kind: str = "BFCL v4") -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON Lines benchmark file, each with an ``id``.
+
+    Raises:
+        ConfigError: naming the file and line that is not such an object.
+    """
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -118,7 +124,7 @@ def _lines(text: str, where: str) -> Iterator[dict[str, Any]]:
         except ValueError as e:
             raise ConfigError(f"{where} line {number} is not JSON: {e}") from None
         if not isinstance(value, dict) or "id" not in value:
-            raise ConfigError(f"{where} line {number} has no 'id'; is this a BFCL v4 file?")
+            raise ConfigError(f"{where} line {number} has no 'id'; is this a {kind} file?")
         yield value
 
 
@@ -158,11 +164,11 @@ def load_category(category: str, source: Path | None = None) -> list[BfclEntry]:
         )
     source = source if source is not None else fetch_official_wheel()
     text, where = _read(source, f"{_PREFIX}{category}.json")
-    entries = list(_lines(text, where))
+    entries = list(jsonl_records(text, where))
     answers: dict[str, Any] = {}
     if category in AST_CATEGORIES:
         answer_text, answer_where = _read(source, f"possible_answer/{_PREFIX}{category}.json")
-        answers = {a["id"]: a.get("ground_truth") for a in _lines(answer_text, answer_where)}
+        answers = {a["id"]: a.get("ground_truth") for a in jsonl_records(answer_text, answer_where)}
     out = []
     for entry in entries:
         entry_id = str(entry["id"])

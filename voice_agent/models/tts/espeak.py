@@ -15,12 +15,32 @@ from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
 
-__all__ = ["EspeakTTS"]
+__all__ = ["EspeakTTS", "run_espeak"]
 
 log = get_logger(__name__)
 
 _BASE_WPM = 165
 _BASE_PITCH = 50
+
+
+async def run_espeak(executable: str, args: list[str], text: str) -> bytes:
+    """Run espeak-ng on ``text`` (after ``--``, so text cannot be read as options); its stdout.
+
+    Raises:
+        AudioError: espeak-ng failed, with the end of its error output.
+    """
+    process = await asyncio.create_subprocess_exec(
+        executable,
+        *args,
+        "--",
+        text,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise AudioError(f"espeak-ng failed ({process.returncode}): {err.decode()[-200:]}")
+    return out
 
 
 class EspeakTTS:
@@ -64,18 +84,7 @@ class EspeakTTS:
         if not text.strip():
             raise AudioError("nothing to say: the text is empty")
         args = self._arguments(instruction or TTSInstruction())
-        process = await asyncio.create_subprocess_exec(
-            self.executable,
-            *args,
-            "--stdout",
-            "--",
-            text,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        wav, err = await process.communicate()
-        if process.returncode != 0:
-            raise AudioError(f"espeak-ng failed ({process.returncode}): {err.decode()[-200:]}")
+        wav = await run_espeak(self.executable, [*args, "--stdout"], text)
         return load_audio(wav, rate=self.sample_rate)
 
     async def synthesize(

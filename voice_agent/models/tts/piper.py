@@ -25,6 +25,7 @@ from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._weights import PackagedFile, packaged_path
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
+from voice_agent.models.tts.espeak import run_espeak
 
 __all__ = ["JOE_MEDIUM", "PiperTTS"]
 
@@ -95,20 +96,7 @@ class PiperTTS:
 
     async def phonemes(self, text: str) -> str:
         """IPA phonemes for ``text`` with its clause punctuation put back."""
-        process = await asyncio.create_subprocess_exec(
-            self.espeak,
-            "-q",
-            "--ipa",
-            "-v",
-            self.espeak_voice,
-            "--",
-            text,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate()
-        if process.returncode != 0:
-            raise AudioError(f"espeak-ng could not phonemize the text: {err.decode()[-200:]}")
+        out = await run_espeak(self.espeak, ["-q", "--ipa", "-v", self.espeak_voice], text)
         clauses = [line.strip() for line in out.decode().splitlines() if line.strip()]
         marks = _CLAUSE_MARKS.findall(text)
         return " ".join(c + (marks[i] if i < len(marks) else "") for i, c in enumerate(clauses))
