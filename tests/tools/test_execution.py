@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field
 
+from tests import strategies
 from voice_agent import ToolCall, ToolError, ToolRegistry, tool
 from voice_agent.tools import Tool, ToolContext
 
@@ -236,17 +237,7 @@ async def test_results_keep_order_and_time() -> None:
     assert results[0].duration_ms >= 40 and time.perf_counter() > t0
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text(max_size=10)
-    | st.floats(allow_nan=True, allow_infinity=True),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=10,
-)
+json_values = strategies.json_values(finite=False, size=3)
 
 
 @tool(inline=True)

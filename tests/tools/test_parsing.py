@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import strategies
 from voice_agent.tools import parse_python_calls, parse_tool_calls
 
 
@@ -138,17 +139,7 @@ def test_parse_python_calls_is_strict() -> None:
         parse_python_calls("[f(x=y.z)]")
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text(max_size=20)
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=15,
-)
+json_values = strategies.json_values(finite=True, size=4)
 
 
 @settings(max_examples=300, deadline=None)
