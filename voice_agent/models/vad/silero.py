@@ -138,6 +138,20 @@ class SileroVAD:
                 out.append(self._model.process(memoryview(window.data)))
         return np.asarray(out, dtype=np.float32)
 
+    def reset(self) -> None:
+        """Forget the recurrent state, before a new stream."""
+        self.load()
+        with self._lock:
+            self._model.reset()
+
+    def stream_probability(self, window: np.ndarray) -> float:
+        """Speech probability of the next window (:attr:`window_samples` at 16 kHz) of a live
+        stream; the state carries over between calls. One instance per stream."""
+        self.load()
+        data = np.ascontiguousarray(window, dtype=np.float32)
+        with self._lock:
+            return float(self._model.process(memoryview(data.data)))
+
     def endpointer(self) -> Endpointer:
         """A fresh streaming endpointer with this VAD's settings."""
         return Endpointer(self.settings, self.window_samples / MODEL_RATE)

@@ -1,0 +1,190 @@
+"""Live audio input: a stream of mono float32 chunks at 16 kHz, from a device or a file.
+
+The agent listens to an :class:`AudioStream`; where the samples come from (a microphone through
+sounddevice, a file played in real time, a telephony or websocket bridge) is the stream's
+business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from voice_agent.audio._audio import MODEL_RATE, Audio, AudioError, load_audio
+
+__all__ = [
+    "AudioOutput",
+    "AudioStream",
+    "BufferOutput",
+    "FileStream",
+    "SoundDeviceInput",
+    "SoundDeviceOutput",
+]
+
+
+@runtime_checkable
+class AudioStream(Protocol):
+    """Mono float32 chunks at 16 kHz, in order, until the source ends."""
+
+    def chunks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        """The next chunks as they arrive."""
+        ...
+
+
+class FileStream:
+    """A recording delivered in chunks, optionally at the pace it was spoken.
+
+    Args:
+        path: any file :func:`load_audio` reads.
+        chunk_ms: chunk length.
+        realtime: wait between chunks as a live source would.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        chunk_ms: float = 32.0,
+        realtime: bool = False,
+        pad_seconds: float = 1.0,
+    ) -> None:
+        audio = load_audio(path)
+        tail = np.zeros(int(pad_seconds * MODEL_RATE), dtype=np.float32)  # let speech end
+        self.samples = np.concatenate([audio.samples, tail])
+        self.size, self.realtime = int(MODEL_RATE * chunk_ms / 1000), realtime
+
+    async def chunks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        """The file, chunk by chunk."""
+        for start in range(0, len(self.samples), self.size):
+            if self.realtime:
+                await asyncio.sleep(self.size / MODEL_RATE)
+            yield self.samples[start : start + self.size]
+
+
+class SoundDeviceInput:
+    """The default microphone through sounddevice (PortAudio).
+
+    Raises:
+        AudioError: sounddevice or PortAudio is missing, or there is no input device; the
+            message says what to install or to use ``--text``.
+    """
+
+    def __init__(self, *, block: int = 512, device: Any = None) -> None:
+        try:
+            import sounddevice
+        except (ImportError, OSError) as e:
+            raise AudioError(
+                "no microphone support: install `pip install sounddevice` and the PortAudio "
+                f"library (`apt-get install libportaudio2`), or use --text ({e})"
+            ) from e
+        try:
+            sounddevice.check_input_settings(device=device, channels=1, samplerate=MODEL_RATE)
+        except Exception as e:  # PortAudio raises its own error types
+            raise AudioError(f"no usable audio input device ({e}); use --text") from e
+        self._sd, self.block, self.device = sounddevice, block, device
+
+    async def chunks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        """Microphone blocks as they are recorded; a vanished device ends with an AudioError."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[npt.NDArray[np.float32] | Exception] = asyncio.Queue()
+
+        def callback(data: Any, frames: int, time_info: Any, status: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, data[:, 0].copy())
+
+        def finished() -> None:
+            loop.call_soon_threadsafe(
+                queue.put_nowait, AudioError("the audio input device stopped")
+            )
+
+        stream = self._sd.InputStream(
+            samplerate=MODEL_RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=self.block,
+            device=self.device,
+            callback=callback,
+            finished_callback=finished,
+        )
+        with stream:
+            while True:
+                item = await queue.get()
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+
+
+@runtime_checkable
+class AudioOutput(Protocol):
+    """Where spoken replies go; ``stop`` cuts playback at once (barge-in)."""
+
+    async def play(self, audio: Audio) -> None:
+        """Play one chunk; returns when it has been played (or stopped)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop what is playing now."""
+        ...
+
+
+class BufferOutput:
+    """Keeps what would have been played, in order, taking as long as playing it would
+    (``realtime``); for recording replies, bridges, and tests of the live loop."""
+
+    def __init__(self, *, realtime: bool = True) -> None:
+        self.played: list[Audio] = []
+        self.stopped = 0
+        self.realtime = realtime
+        self._stop = asyncio.Event()
+
+    async def play(self, audio: Audio) -> None:
+        """Append ``audio``; wait its duration unless stopped."""
+        self._stop.clear()
+        self.played.append(audio)
+        if self.realtime:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), audio.duration)
+
+    def stop(self) -> None:
+        """Cut the current chunk short."""
+        self.stopped += 1
+        self._stop.set()
+
+
+class SoundDeviceOutput:
+    """The default speaker through sounddevice (PortAudio).
+
+    Raises:
+        AudioError: sounddevice/PortAudio missing or no output device.
+    """
+
+    def __init__(self, *, device: Any = None) -> None:
+        try:
+            import sounddevice
+        except (ImportError, OSError) as e:
+            raise AudioError(
+                "no speaker support: install `pip install sounddevice` and the PortAudio "
+                f"library (`apt-get install libportaudio2`), or use --text ({e})"
+            ) from e
+        try:
+            sounddevice.check_output_settings(device=device, channels=1)
+        except Exception as e:  # PortAudio raises its own error types
+            raise AudioError(f"no usable audio output device ({e}); use --text") from e
+        self._sd, self.device = sounddevice, device
+
+    async def play(self, audio: Audio) -> None:
+        """Play and wait until done (or stopped)."""
+        await asyncio.to_thread(self._play, audio)
+
+    def _play(self, audio: Audio) -> None:
+        self._sd.play(audio.samples, audio.sample_rate, device=self.device)
+        self._sd.wait()
+
+    def stop(self) -> None:
+        """Stop playback now."""
+        self._sd.stop()
