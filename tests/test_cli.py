@@ -168,3 +168,11 @@ def test_chat_text_loop_with_confirmation(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Do you want me to unlock the front door?" in done.stdout
     assert "unlock_front_door({}) → ran" in done.stdout
+
+
+def test_voice_chat_without_audio_devices_says_what_to_do(tmp_path: Path) -> None:
+    done = voice_agent(
+        "chat", "--tools", str(HOME_TOOLS), cwd=tmp_path, VOICE_AGENT_DB=str(tmp_path / "h.sqlite3")
+    )
+    assert done.returncode == 2
+    assert "use --text" in done.stderr and "Traceback" not in done.stderr

@@ -575,14 +575,11 @@ def chat(
     db: DbOption = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """A conversation: type (--text) and read the replies; confirmations are asked and answered."""
+    """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
+    read with --text. Confirmations are asked and answered either way."""
     if not text:
-        err.print(
-            "[red]error:[/red] the live microphone loop is not available yet; use --text "
-            "for a keyboard conversation, or `voice-agent run --audio FILE`.",
-            soft_wrap=True,
-        )
-        raise typer.Exit(2)
+        _voice_chat(tools, profile, db, base_url)
+        return
     try:
         agent = _agent(tools, base_url, profile, db, interactive=True, speak=False)
     except VoiceAgentError as e:
@@ -613,6 +610,42 @@ def chat(
         await agent.registry.aclose()
 
     asyncio.run(loop())
+    console.print(f"session {agent.session_id} saved; see `voice-agent history`")
+
+
+def _voice_chat(tools: str, profile: str, db: Path | None, base_url: str | None) -> None:
+    from voice_agent.audio import AudioError, SoundDeviceInput, SoundDeviceOutput
+
+    try:
+        microphone, speaker = SoundDeviceInput(), SoundDeviceOutput()
+        agent = _agent(tools, base_url, profile, db, interactive=True, speak=True)
+    except (AudioError, VoiceAgentError) as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+    def show(event: Any) -> None:
+        if event.type == "transcript":
+            console.print(f"you> {event.text}")
+        elif event.type == "reply_text":
+            console.print(f"agent> {event.text}")
+
+    agent.on_event = show
+
+    async def loop() -> None:
+        await agent.start()
+        console.print("Listening; speak to the agent (Ctrl-C ends). Use headphones for barge-in.")
+        try:
+            await agent.converse(microphone, speaker)
+        finally:
+            await agent.registry.aclose()
+
+    try:
+        asyncio.run(loop())
+    except AudioError as e:
+        err.print(f"[red]error:[/red] {e}; the session so far is saved", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
     console.print(f"session {agent.session_id} saved; see `voice-agent history`")
 
 

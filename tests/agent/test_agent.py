@@ -289,3 +289,45 @@ async def test_barge_in_stops_the_reply_and_cancels_tools(tmp_path: Path) -> Non
     assert not agent.interrupt(), "nothing left to interrupt"
     follow_up = await agent.turn(text="never mind")
     assert not follow_up.interrupted
+
+
+async def test_live_conversation_from_a_stream_with_barge_in(tmp_path: Path) -> None:
+    import numpy as np
+
+    from voice_agent.audio import Audio, BufferOutput, FileStream, load_audio
+
+    first = load_audio(HOME / "add_milk.wav").samples
+    second = load_audio(HOME / "turn_on_kitchen_lights.wav").samples
+    gap = np.zeros(int(0.9 * 16_000), dtype=np.float32)  # speaks again 0.9 s after the end
+    recording = tmp_path / "two_requests.wav"
+    Audio(
+        samples=np.concatenate([np.zeros(8_000, dtype=np.float32), first, gap, second]),
+        sample_rate=16_000,
+    ).save(recording)
+
+    model = ScriptedUnderstanding(
+        default="(spoken)",
+        delay=0.05,
+        replies=[
+            "Sure, I am adding that to your list right now, this takes a little while.",
+            "The kitchen light is on.",
+        ],
+    )
+    agent = VoiceAgent(
+        tools=[], speak=True, profile=Profile(name="s", understanding=model, tts=EspeakTTS())
+    )
+    output = BufferOutput(realtime=True)
+    results = await asyncio.wait_for(
+        agent.converse(FileStream(recording, realtime=True), output), 60
+    )
+    assert [r.interrupted for r in results] == [True, False]
+    assert results[1].reply_text == "The kitchen light is on."
+    assert output.played, "the second reply was played"
+    assert agent.history[1].content.endswith("[interrupted]")
+
+
+def test_no_audio_device_is_a_clear_error() -> None:
+    from voice_agent.audio import AudioError, SoundDeviceInput
+
+    with pytest.raises(AudioError, match="use --text"):
+        SoundDeviceInput()

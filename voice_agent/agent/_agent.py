@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from voice_agent.agent._events import (
+    AudioChunkEvent,
     CallStatus,
     EmotionEvent,
     Event,
@@ -25,9 +26,10 @@ from voice_agent.agent._events import (
     ToolResultEvent,
     TranscriptEvent,
 )
+from voice_agent.agent._listen import utterances
 from voice_agent.agent._speaker import Speaker
 from voice_agent.agent._store import HistoryStore
-from voice_agent.audio import Audio, load_audio
+from voice_agent.audio import Audio, AudioOutput, AudioStream, load_audio
 from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
 from voice_agent.models import (
@@ -152,6 +154,62 @@ class VoiceAgent:
             return False
         self._current.cancel()
         return True
+
+    async def converse(
+        self,
+        stream: AudioStream,
+        output: AudioOutput,
+        *,
+        barge_in: bool = True,
+        max_turns: int | None = None,
+    ) -> list[TurnResult]:
+        """A live conversation: listen to ``stream``, answer each utterance through ``output``.
+
+        With ``barge_in``, speech detected while a turn is running (the model thinking, a tool
+        working or the reply playing) stops playback at once and interrupts the turn; the new
+        utterance becomes the next turn. Without echo cancellation the agent can hear its own
+        voice on loudspeakers: use headphones, or ``barge_in=False``.
+
+        Returns:
+            The turns, in order, when the stream ends (or after ``max_turns``).
+
+        Raises:
+            AudioError: the input stream failed (for instance, the device disappeared); turns
+                already taken are in the history store.
+        """
+        queue: asyncio.Queue[Audio | BaseException | None] = asyncio.Queue()
+
+        def speech_started() -> None:
+            if barge_in and self._current is not None and not self._current.done():
+                output.stop()
+                self.interrupt()
+
+        async def listen() -> None:
+            try:
+                async for utterance in utterances(stream, on_speech_start=speech_started):
+                    queue.put_nowait(utterance)
+            except Exception as e:  # handed to the conversation loop, which raises it
+                queue.put_nowait(e)
+            finally:
+                queue.put_nowait(None)
+
+        listener = asyncio.create_task(listen())
+        results: list[TurnResult] = []
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                result = TurnResult()
+                async for event in self.stream_turn(item, result=result):
+                    if isinstance(event, AudioChunkEvent) and not result.interrupted:
+                        await output.play(event.audio)
+                results.append(result)
+                if max_turns is not None and len(results) >= max_turns:
+                    break
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        return results
 
     async def turn(
         self, audio: Audio | str | Path | bytes | None = None, *, text: str | None = None
