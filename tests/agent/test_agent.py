@@ -321,6 +321,7 @@ async def test_live_conversation_from_a_stream_with_barge_in(tmp_path: Path) -> 
         agent.converse(FileStream(recording, realtime=True), output), 60
     )
     assert [r.interrupted for r in results] == [True, False]
+    assert 500 <= results[1].timings_ms["endpoint"] <= 800, "the 600 ms hangover"
     assert results[1].reply_text == "The kitchen light is on."
     assert output.played, "the second reply was played"
     assert agent.history[1].content.endswith("[interrupted]")

@@ -177,17 +177,21 @@ class VoiceAgent:
             AudioError: the input stream failed (for instance, the device disappeared); turns
                 already taken are in the history store.
         """
-        queue: asyncio.Queue[Audio | BaseException | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[Audio, float] | BaseException | None] = asyncio.Queue()
 
         def speech_started() -> None:
             if barge_in and self._current is not None and not self._current.done():
                 output.stop()
                 self.interrupt()
 
+        delay = [0.0]
+
         async def listen() -> None:
             try:
-                async for utterance in utterances(stream, on_speech_start=speech_started):
-                    queue.put_nowait(utterance)
+                async for utterance in utterances(
+                    stream, on_speech_start=speech_started, endpoint_delays=delay
+                ):
+                    queue.put_nowait((utterance, delay[0]))
             except Exception as e:  # handed to the conversation loop, which raises it
                 queue.put_nowait(e)
             finally:
@@ -199,8 +203,9 @@ class VoiceAgent:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                result = TurnResult()
-                async for event in self.stream_turn(item, result=result):
+                utterance, endpoint_ms = item
+                result = TurnResult(timings_ms={"endpoint": endpoint_ms})
+                async for event in self.stream_turn(utterance, result=result):
                     if isinstance(event, AudioChunkEvent) and not result.interrupted:
                         await output.play(event.audio)
                 results.append(result)

@@ -20,6 +20,7 @@ async def utterances(
     pre_roll_ms: float = 400,
     max_seconds: float = 30.0,
     on_speech_start: Callable[[], None] | None = None,
+    endpoint_delays: list[float] | None = None,
 ) -> AsyncIterator[Audio]:
     """Each utterance of ``stream``, from just before speech starts to when it has ended.
 
@@ -33,6 +34,8 @@ async def utterances(
             before it is sure, and word onsets are quiet).
         max_seconds: an utterance longer than this is cut and yielded.
         on_speech_start: called the moment speech is detected (barge-in hooks here).
+        endpoint_delays: a one-item list updated, before each utterance is yielded, with the
+            endpointing delay in ms (end of speech → end of turn decided).
     """
     vad = SileroVAD(settings)
     vad.reset()
@@ -44,6 +47,7 @@ async def utterances(
     collected: list[np.ndarray] = []
     speaking = False
     pending = np.zeros(0, dtype=np.float32)
+    last_delay_ms = endpoint_delays if endpoint_delays is not None else [0.0]
 
     def cut() -> Audio:
         return Audio(samples=np.concatenate(collected).astype(np.float32), sample_rate=MODEL_RATE)
@@ -64,6 +68,8 @@ async def utterances(
             elif (event is not None and event.kind == "speech_end") or (
                 speaking and len(collected) * window > max_seconds * MODEL_RATE
             ):
+                if event is not None:  # how long after the speech ended this was decided
+                    last_delay_ms[0] = (endpointer.elapsed - event.time) * 1000
                 yield cut()
                 speaking, collected = False, []
                 pre_roll.clear()

@@ -85,6 +85,11 @@ class Endpointer:
             self._silence_since = None
         return None
 
+    @property
+    def elapsed(self) -> float:
+        """Seconds of stream seen so far."""
+        return self._t
+
     def finish(self) -> VADEvent | None:
         """End of stream: close an open segment."""
         if self._speaking:
