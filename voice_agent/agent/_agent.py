@@ -327,6 +327,8 @@ class VoiceAgent:
             speaker.cancel()
             result.interrupted = True
             status = "interrupted"
+            if self.history and self.history[-1].role == "assistant":
+                self.history.pop()  # the model wrote more than the user got to hear
             self.history.append(
                 Message(role="assistant", content=f"{speaker.text} [interrupted]".strip())
             )

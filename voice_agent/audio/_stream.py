@@ -67,6 +67,21 @@ class FileStream:
             yield self.samples[start : start + self.size]
 
 
+def _sounddevice(what: str) -> Any:
+    """sounddevice with a fresh device list (PortAudio enumerates devices once, when it starts:
+    a device plugged in, or an audio server started, after that would stay invisible)."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as e:
+        raise AudioError(
+            f"no {what} support: install `pip install sounddevice` and the PortAudio library "
+            f"(`apt-get install libportaudio2`), or use --text ({e})"
+        ) from e
+    sounddevice._terminate()
+    sounddevice._initialize()
+    return sounddevice
+
+
 class SoundDeviceInput:
     """The default microphone through sounddevice (PortAudio).
 
@@ -76,13 +91,7 @@ class SoundDeviceInput:
     """
 
     def __init__(self, *, block: int = 512, device: Any = None) -> None:
-        try:
-            import sounddevice
-        except (ImportError, OSError) as e:
-            raise AudioError(
-                "no microphone support: install `pip install sounddevice` and the PortAudio "
-                f"library (`apt-get install libportaudio2`), or use --text ({e})"
-            ) from e
+        sounddevice = _sounddevice("microphone")
         try:
             sounddevice.check_input_settings(device=device, channels=1, samplerate=MODEL_RATE)
         except Exception as e:  # PortAudio raises its own error types
@@ -164,13 +173,7 @@ class SoundDeviceOutput:
     """
 
     def __init__(self, *, device: Any = None) -> None:
-        try:
-            import sounddevice
-        except (ImportError, OSError) as e:
-            raise AudioError(
-                "no speaker support: install `pip install sounddevice` and the PortAudio "
-                f"library (`apt-get install libportaudio2`), or use --text ({e})"
-            ) from e
+        sounddevice = _sounddevice("speaker")
         try:
             sounddevice.check_output_settings(device=device, channels=1)
         except Exception as e:  # PortAudio raises its own error types
