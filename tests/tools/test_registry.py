@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from langchain_core.tools import StructuredTool, ToolException
@@ -169,7 +168,3 @@ def test_register_path_python_file_and_errors(tmp_path: Path) -> None:
         ToolRegistry().register_path(empty)
     with pytest.raises(ConfigError, match="no such tools file"):
         ToolRegistry().register_path(tmp_path / "missing.py")
-
-
-def _unused(*_: Any) -> None:
-    return None

@@ -33,7 +33,7 @@ from voice_agent.chat_format import chatml, qwen_system_prompt
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._weights import PackagedFile, SplitWeight
-from voice_agent.models.protocols import Message, UnderstandingRequest
+from voice_agent.models.protocols import UnderstandingRequest
 
 __all__ = ["DEFAULT_SYSTEM", "QWEN_CODER_05B", "LlamaCppLLM", "tool_call_grammar"]
 
@@ -328,8 +328,3 @@ class LlamaCppLLM:
         """Forget the cached key/value prefix (for measuring cold turns)."""
         if self._llm is not None:
             self._llm.reset()
-
-
-def history_messages(history: Sequence[Message]) -> list[tuple[str, str]]:
-    """History as ChatML turns."""
-    return [(m.role, m.content) for m in history]
