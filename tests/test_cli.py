@@ -170,7 +170,9 @@ def test_chat_text_loop_with_confirmation(tmp_path: Path) -> None:
     assert "unlock_front_door({}) → ran" in done.stdout
 
 
-def test_voice_chat_without_audio_devices_says_what_to_do(tmp_path: Path) -> None:
+def test_voice_chat_without_audio_devices_says_what_to_do(
+    tmp_path: Path, no_sound_server: None
+) -> None:
     done = voice_agent(
         "chat", "--tools", str(HOME_TOOLS), cwd=tmp_path, VOICE_AGENT_DB=str(tmp_path / "h.sqlite3")
     )

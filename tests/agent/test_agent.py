@@ -327,7 +327,7 @@ async def test_live_conversation_from_a_stream_with_barge_in(tmp_path: Path) -> 
     assert agent.history[1].content.endswith("[interrupted]")
 
 
-def test_no_audio_device_is_a_clear_error() -> None:
+def test_no_audio_device_is_a_clear_error(no_sound_server: None) -> None:
     from voice_agent.audio import AudioError, SoundDeviceInput
 
     with pytest.raises(AudioError, match="use --text"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -17,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voice_agent.audio._audio import MODEL_RATE, Audio, AudioError, load_audio
+from voice_agent.log import get_logger
 
 __all__ = [
     "AudioOutput",
@@ -82,6 +85,32 @@ def _sounddevice(what: str) -> Any:
     return sounddevice
 
 
+STALL_SECONDS = 2.0
+"""A device that delivers or takes no block for this long has stopped (its server died, it was
+unplugged) even if PortAudio never says so."""
+START_SECONDS = 10.0
+"""How long a device may take to deliver its first block (a sound server's idle monitor source
+starts after about 2 s; a real microphone within milliseconds)."""
+
+
+def _close_quietly(stream: Any) -> None:
+    """Close a PortAudio stream without risking the caller: closing a stream whose sound server
+    died can block forever inside the host API, so the close runs in a daemon thread and is
+    abandoned (with a log line) after a few seconds; the session goes on."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            stream.abort()
+        with contextlib.suppress(Exception):
+            stream.close()
+
+    closer = threading.Thread(target=close, name="portaudio-close", daemon=True)
+    closer.start()
+    closer.join(STALL_SECONDS)
+    if closer.is_alive():
+        get_logger(__name__).warning("audio.close_abandoned", reason="PortAudio close hung")
+
+
 class SoundDeviceInput:
     """The default microphone through sounddevice (PortAudio).
 
@@ -99,33 +128,48 @@ class SoundDeviceInput:
         self._sd, self.block, self.device = sounddevice, block, device
 
     async def chunks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        """Microphone blocks as they are recorded; a vanished device ends with an AudioError."""
+        """Microphone blocks as they are recorded.
+
+        Raises:
+            AudioError: the device stopped (PortAudio ended the stream, or no block came for
+                :data:`STALL_SECONDS`).
+        """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[npt.NDArray[np.float32] | Exception] = asyncio.Queue()
+        stopped = AudioError("the audio input device stopped; check the microphone")
 
         def callback(data: Any, frames: int, time_info: Any, status: Any) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, data[:, 0].copy())
 
         def finished() -> None:
-            loop.call_soon_threadsafe(
-                queue.put_nowait, AudioError("the audio input device stopped")
-            )
+            loop.call_soon_threadsafe(queue.put_nowait, stopped)
 
-        stream = self._sd.InputStream(
-            samplerate=MODEL_RATE,
-            channels=1,
-            dtype="float32",
-            blocksize=self.block,
-            device=self.device,
-            callback=callback,
-            finished_callback=finished,
-        )
-        with stream:
+        try:
+            stream = self._sd.InputStream(
+                samplerate=MODEL_RATE,
+                channels=1,
+                dtype="float32",
+                blocksize=self.block,
+                device=self.device,
+                callback=callback,
+                finished_callback=finished,
+            )
+            stream.start()
+        except Exception as e:  # PortAudio raises its own error types
+            raise AudioError(f"could not open the audio input device ({e}); use --text") from e
+        wait = START_SECONDS
+        try:
             while True:
-                item = await queue.get()
+                try:
+                    item = await asyncio.wait_for(queue.get(), wait)
+                except TimeoutError:
+                    raise stopped from None
                 if isinstance(item, Exception):
                     raise item
+                wait = STALL_SECONDS
                 yield item
+        finally:
+            await asyncio.to_thread(_close_quietly, stream)
 
 
 @runtime_checkable
@@ -179,15 +223,57 @@ class SoundDeviceOutput:
         except Exception as e:  # PortAudio raises its own error types
             raise AudioError(f"no usable audio output device ({e}); use --text") from e
         self._sd, self.device = sounddevice, device
+        self._stop = threading.Event()
 
     async def play(self, audio: Audio) -> None:
-        """Play and wait until done (or stopped)."""
+        """Play and wait until done (or stopped).
+
+        Raises:
+            AudioError: the device stopped taking audio (its server died, it was unplugged).
+        """
+        self._stop.clear()
         await asyncio.to_thread(self._play, audio)
 
     def _play(self, audio: Audio) -> None:
-        self._sd.play(audio.samples, audio.sample_rate, device=self.device)
-        self._sd.wait()
+        samples = audio.samples.astype(np.float32, copy=False)
+        position = 0
+        last_block = time.monotonic() + START_SECONDS - STALL_SECONDS  # until the first block
+        done = threading.Event()
+        stopped = AudioError("the audio output device stopped; check the speaker")
+
+        def callback(out: Any, frames: int, time_info: Any, status: Any) -> None:
+            nonlocal position, last_block
+            last_block = time.monotonic()
+            block = samples[position : position + frames]
+            out[: len(block), 0] = block
+            out[len(block) :, 0] = 0.0
+            position += len(block)
+            if self._stop.is_set() or position >= len(samples):
+                raise self._sd.CallbackStop
+
+        try:
+            stream = self._sd.OutputStream(
+                samplerate=audio.sample_rate,
+                channels=1,
+                dtype="float32",
+                device=self.device,
+                callback=callback,
+                finished_callback=done.set,
+            )
+            stream.start()
+        except Exception as e:  # PortAudio raises its own error types
+            raise AudioError(f"could not open the audio output device ({e}); use --text") from e
+        try:
+            while not done.wait(0.05):
+                if self._stop.is_set():
+                    return
+                if time.monotonic() - last_block > STALL_SECONDS:
+                    raise stopped
+            if position < len(samples) and not self._stop.is_set():
+                raise stopped  # PortAudio ended the stream early: the host API failed
+        finally:
+            _close_quietly(stream)
 
     def stop(self) -> None:
         """Stop playback now."""
-        self._sd.stop()
+        self._stop.set()
