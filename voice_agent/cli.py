@@ -436,8 +436,41 @@ def eval_report(
 
 
 ProfileOption = Annotated[
-    str, typer.Option("--profile", help="Models: cpu-default (embedded, offline) or remote:URL.")
+    str,
+    typer.Option(
+        "--profile",
+        help="Models: cpu-default (embedded, offline), remote:URL, or gpu (with --funaudiochat).",
+    ),
 ]
+FunAudioChatOption = Annotated[
+    Path | None,
+    typer.Option("--funaudiochat", help="gpu profile: the Fun-Audio-Chat-8B checkpoint directory."),
+]
+CosyVoiceOption = Annotated[
+    Path | None,
+    typer.Option("--cosyvoice", help="gpu profile: a CosyVoice2/3 model directory (optional)."),
+]
+DeviceOption = Annotated[
+    str, typer.Option("--device", help="gpu profile: cuda (bf16) or cpu (fp32, tiny models).")
+]
+
+
+def _profile(name: str, funaudiochat: Path | None, cosyvoice: Path | None, device: str) -> Any:
+    """The profile object for the command line's options (GPU options only for ``gpu``)."""
+    from voice_agent.models.profiles import load_profile
+
+    if name != "gpu":
+        if funaudiochat or cosyvoice:
+            raise ConfigError("--funaudiochat and --cosyvoice go with --profile gpu")
+        return load_profile(name)
+    return load_profile(
+        "gpu",
+        funaudiochat=str(funaudiochat) if funaudiochat else None,
+        cosyvoice=str(cosyvoice) if cosyvoice else None,
+        device=device,
+    )
+
+
 DbOption = Annotated[
     Path | None,
     typer.Option(
@@ -449,7 +482,7 @@ DbOption = Annotated[
 def _agent(
     tools: str,
     base_url: str | None,
-    profile: str,
+    profile: Any,
     db: Path | None,
     *,
     interactive: bool,
@@ -533,6 +566,9 @@ def run_turn(
     as_json: JsonFlag = False,
     db: DbOption = None,
     base_url: BaseUrl = None,
+    funaudiochat: FunAudioChatOption = None,
+    cosyvoice: CosyVoiceOption = None,
+    device: DeviceOption = "cuda",
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
@@ -541,7 +577,8 @@ def run_turn(
     from voice_agent.audio import AudioError
 
     try:
-        agent = _agent(tools, base_url, profile, db, interactive=False, speak=out is not None)
+        models = _profile(profile, funaudiochat, cosyvoice, device)
+        agent = _agent(tools, base_url, models, db, interactive=False, speak=out is not None)
 
         async def go() -> Any:
             async with agent.registry:
@@ -574,14 +611,18 @@ def chat(
     profile: ProfileOption = "cpu-default",
     db: DbOption = None,
     base_url: BaseUrl = None,
+    funaudiochat: FunAudioChatOption = None,
+    cosyvoice: CosyVoiceOption = None,
+    device: DeviceOption = "cuda",
 ) -> None:
     """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
     read with --text. Confirmations are asked and answered either way."""
     if not text:
-        _voice_chat(tools, profile, db, base_url)
+        _voice_chat(tools, (profile, funaudiochat, cosyvoice, device), db, base_url)
         return
     try:
-        agent = _agent(tools, base_url, profile, db, interactive=True, speak=False)
+        models = _profile(profile, funaudiochat, cosyvoice, device)
+        agent = _agent(tools, base_url, models, db, interactive=True, speak=False)
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -613,12 +654,17 @@ def chat(
     console.print(f"session {agent.session_id} saved; see `voice-agent history`")
 
 
-def _voice_chat(tools: str, profile: str, db: Path | None, base_url: str | None) -> None:
+def _voice_chat(
+    tools: str,
+    profile: tuple[str, Path | None, Path | None, str],
+    db: Path | None,
+    base_url: str | None,
+) -> None:
     from voice_agent.audio import AudioError, SoundDeviceInput, SoundDeviceOutput
 
     try:
         microphone, speaker = SoundDeviceInput(), SoundDeviceOutput()
-        agent = _agent(tools, base_url, profile, db, interactive=True, speak=True)
+        agent = _agent(tools, base_url, _profile(*profile), db, interactive=True, speak=True)
     except (AudioError, VoiceAgentError) as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None

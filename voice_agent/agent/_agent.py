@@ -107,6 +107,8 @@ class VoiceAgent:
         acknowledge_after: seconds a tool may run before the agent says "One moment.".
         follow_up_calls: let the model call more tools after seeing results (multi-step
             chains); off by default: the model then reports the results in words.
+        commands_only: every request must become a tool call (a voice remote for a device,
+            say): the first step is decoded as calls only, never as chat.
         on_event: called with every event, in order.
     """
 
@@ -124,6 +126,7 @@ class VoiceAgent:
         max_steps: int = 3,
         acknowledge_after: float | None = 1.5,
         follow_up_calls: bool = False,
+        commands_only: bool = False,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
@@ -133,7 +136,7 @@ class VoiceAgent:
         self.clarification = clarification or ClarificationPolicy()
         self.store, self.speak, self.max_steps = store, speak, max_steps
         self.acknowledge_after, self.on_event = acknowledge_after, on_event
-        self.follow_up_calls = follow_up_calls
+        self.follow_up_calls, self.commands_only = follow_up_calls, commands_only
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
         self._current: asyncio.Task[None] | None = None
@@ -316,7 +319,9 @@ class VoiceAgent:
                 system = f"When you answer in words: {style.guidance}" + (
                     " Offer to hand over to a person." if style.handover else ""
                 )
-                status = await self._steps(model, system, metadata, turn_id, result, speaker, emit)
+                status = await self._steps(
+                    model, system, metadata, turn_id, result, speaker, emit, audio
+                )
             await speaker.close()
         except asyncio.CancelledError:
             # Barge-in: stop speaking at once, running tools were cancelled with this task;
@@ -350,6 +355,7 @@ class VoiceAgent:
         result: TurnResult,
         speaker: Speaker,
         emit: Callable[[Event], None],
+        audio: Audio | None = None,
     ) -> str:
         if self.pending is not None:
             pending, self.pending = self.pending, None
@@ -375,10 +381,13 @@ class VoiceAgent:
             # After tool results the model reports in words: a small model otherwise repeats
             # the call it just made (seen with the 0.5B default). follow_up_calls=True allows
             # chains of calls instead.
-            choice: Literal["auto", "none"] = (
+            choice: Literal["auto", "none", "required"] = (
                 "auto" if step == 0 or self.follow_up_calls else "none"
             )
+            if step == 0 and self.commands_only:
+                choice = "required"
             request = UnderstandingRequest(
+                audio=audio,  # a speech-native model hears the user; a cascade reads the history
                 history=list(self.history),
                 system=system,
                 tools=[t.schema for t in self.registry],

@@ -4,10 +4,11 @@ transformers backends through llguidance."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["tool_call_grammar"]
+__all__ = ["WORDS_PATTERN", "call_schema", "tool_call_grammar", "tool_call_lark"]
 
 _ANY_JSON = ["string", "number", "integer", "boolean", "array", "object", "null"]
 _SHAPE_KEYS = {
@@ -47,17 +48,14 @@ def _grammar_schema(schema: Any) -> Any:
     return out
 
 
-def tool_call_grammar(
-    tools: Sequence[Mapping[str, Any]], choice: str = "auto", *, tagged: bool = False
-) -> str:
-    """GBNF for a reply that is either tool calls matching ``tools`` or plain words.
+def tool_call_grammar(tools: Sequence[Mapping[str, Any]], choice: str = "auto") -> str:
+    """GBNF (llama.cpp) for a reply that is either tool calls matching ``tools``, written as
+    bare JSON objects (what the small Qwen2.5-Coder GGUFs write; see
+    ``voice_agent.models.llm.llama``), or plain words.
 
     Args:
         tools: OpenAI-format function dicts.
         choice: ``auto`` (calls or words), ``none`` (words only), ``required`` (calls only).
-        tagged: calls wrapped in ``<tool_call>`` blocks (what models trained on Qwen's tool
-            template, like Fun-Audio-Chat, write) instead of bare JSON objects (what the small
-            Qwen2.5-Coder GGUFs write; see ``voice_agent.models.llm.llama``).
     """
     from llama_cpp.llama_grammar import SchemaConverter
 
@@ -66,14 +64,9 @@ def tool_call_grammar(
     )
     alternatives = []
     for index, tool in enumerate(tools):
-        parameters = dict(_grammar_schema(tool.get("parameters") or {"type": "object"}))
-        parameters["type"] = "object"
-        schema = {
-            "type": "object",
-            "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        }
+        schema = call_schema(
+            {"name": tool["name"], "parameters": _grammar_schema(tool.get("parameters") or {})}
+        )
         schema = converter.resolve_refs(schema, f"tool{index}")
         alternatives.append(converter.visit(schema, f"call{index}"))  # type: ignore[no-untyped-call]
     rules = [
@@ -85,12 +78,60 @@ def tool_call_grammar(
         return "\n".join(rules) + "\n"
     if choice == "required":
         rules[0] = "root ::= calls"
-    calls = 'calls ::= call ("\\n" call)* | "[" call ("," space call)* "]"'
-    if tagged:
-        calls = 'calls ::= block ("\\n" block)*\nblock ::= "<tool_call>\\n" call "\\n</tool_call>"'
     rules += [
-        calls,
+        'calls ::= call ("\\n" call)* | "[" call ("," space call)* "]"',
         "call ::= " + " | ".join(alternatives),
     ]
     schema_rules: str = converter.format_grammar()  # type: ignore[no-untyped-call]
     return "\n".join(rules) + "\n" + schema_rules
+
+
+WORDS_PATTERN = r"[^<`{}\[\] \t\n][^<`{}]*"
+"""Plain words: no markup, no code fences, not starting with a bracket (both grammars)."""
+
+
+def call_schema(tool: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of one call to ``tool``: ``{"name": <its name>, "arguments": {…}}``."""
+    parameters = dict(tool.get("parameters") or {"type": "object"})
+    parameters["type"] = "object"
+    return {
+        "type": "object",
+        "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def tool_call_lark(
+    tools: Sequence[Mapping[str, Any]],
+    choice: str = "auto",
+    *,
+    open_tag: str = '"<tool_call>"',
+    close_tag: str = '"</tool_call>"',
+) -> str:
+    """The same grammar for llguidance (transformers backends), in its Lark dialect: calls in
+    ``<tool_call>`` blocks or plain words. Arguments are checked by llguidance's own JSON-Schema
+    engine, which also enforces what the GBNF converter cannot (number bounds, string lengths).
+
+    Args:
+        open_tag, close_tag: how the tags are matched; ``<[ID]>`` matches the model's single
+            token (what Qwen-family models emit), a quoted string matches the text.
+    """
+    words = f"WORDS: /{WORDS_PATTERN}/"
+    if choice == "none" or not tools:
+        return f"start: WORDS\n{words}\n"
+    schema = {
+        "anyOf": [call_schema(t) for t in tools],
+        "x-guidance": {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "},
+    }
+    start = "start: calls" if choice == "required" else "start: calls | WORDS"
+    return "\n".join(
+        [
+            start,
+            'calls: block ("\\n" block)*',
+            f'block: {open_tag} "\\n" call "\\n" {close_tag}',
+            f"call: %json {json.dumps(schema)}",
+            words,
+            "",
+        ]
+    )

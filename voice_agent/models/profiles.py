@@ -56,11 +56,35 @@ def _remote(url: str, **options: Any) -> Profile:
     )
 
 
+def _gpu(
+    funaudiochat: str | None = None, cosyvoice: str | None = None, device: str = "cuda"
+) -> Profile:
+    from voice_agent.models.cosyvoice import CosyVoiceTTS
+    from voice_agent.models.funaudiochat import FunAudioChat
+    from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
+
+    if not funaudiochat:
+        raise ConfigError(
+            "the gpu profile needs the Fun-Audio-Chat checkpoint directory: "
+            "--funaudiochat DIR (see the README's GPU section)"
+        )
+    understanding = FunAudioChat(funaudiochat, device=device)
+    embedded = FallbackTTS(PiperTTS(), EspeakTTS())
+    tts: TextToSpeech = (
+        FallbackTTS(CosyVoiceTTS(cosyvoice, device=device), embedded) if cosyvoice else embedded
+    )
+    return Profile(name="gpu", understanding=understanding, tts=tts)
+
+
 def load_profile(name: str, **options: Any) -> Profile:
     """The profile called ``name``, built on first use and shared afterwards.
 
     ``remote:URL`` (or ``remote`` with ``url=``) uses an OpenAI-compatible server at URL for
     the language model, with the embedded speech recognition and voice.
+
+    ``gpu`` takes ``funaudiochat=DIR`` (required), ``cosyvoice=DIR`` (optional: the embedded
+    voice otherwise, and also when CosyVoice fails) and ``device`` (``cuda`` by default;
+    ``cpu`` runs the same code in fp32, for tiny test checkpoints).
 
     Raises:
         ConfigError: unknown profile, or one that is not available yet.
@@ -74,10 +98,10 @@ def load_profile(name: str, **options: Any) -> Profile:
         elif name.startswith("remote:") or (name == "remote" and "url" in options):
             url = options.pop("url", None) or name.removeprefix("remote:")
             profile = _remote(url, **options)
-        elif name in ("gpu", "remote"):
-            raise ConfigError(
-                f"the {name} profile is not available yet; use cpu-default (embedded, offline)"
-            )
+        elif name == "gpu":
+            profile = _gpu(**options)
+        elif name == "remote":
+            raise ConfigError("the remote profile needs a URL: remote:http://host:port/v1")
         else:
             raise ConfigError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
         _shared[key] = profile

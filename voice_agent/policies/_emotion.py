@@ -51,6 +51,7 @@ def _style(label: Emotion, spec: dict[str, Any], where: str) -> ReplyStyle:
             guidance=str(spec["guidance"]),
             tts=TTSInstruction(
                 emotion=emotion,
+                style=str(spec["instruct"]) if spec.get("instruct") else None,
                 speed=float(spec.get("speed", 1.0)),
                 volume=float(spec.get("volume", 1.0)),
             ),

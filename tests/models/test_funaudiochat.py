@@ -1,0 +1,214 @@
+"""Fun-Audio-Chat: our implementation loads a tiny random checkpoint of the official layout
+through the real loader and runs real generation on the CPU (fp32). Only the weights are fake;
+what a real checkpoint on a GPU can confirm is listed in the README's GPU section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from voice_agent.agent import VoiceAgent
+from voice_agent.audio import load_audio
+from voice_agent.errors import ConfigError, ModelLoadError
+from voice_agent.models.funaudiochat import (
+    FunAudioChat,
+    FunAudioChatConfig,
+    FunAudioChatModel,
+    read_perception,
+    resolve_device,
+)
+from voice_agent.models.profiles import Profile
+from voice_agent.models.protocols import EMOTIONS, Message, UnderstandingRequest
+from voice_agent.models.tts import EspeakTTS
+from voice_agent.testing.tiny_checkpoints import write_tiny_funaudiochat
+from voice_agent.tools import ToolRegistry
+
+REPO = Path(__file__).resolve().parents[2]
+HOME = REPO / "examples" / "home"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_funaudiochat(tmp_path_factory.mktemp("fun-audio-chat"))
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint: Path) -> FunAudioChat:
+    backend = FunAudioChat(checkpoint, device="cpu", max_new_tokens=40)
+    backend.load()
+    return backend
+
+
+def official_names(config: FunAudioChatConfig) -> set[str]:
+    """The parameter names of the official FunAudioChatForConditionalGeneration's speech-to-text
+    part, spelled out from the official modeling code (Whisper-style encoder with a bias-free
+    k_proj; 5x grouping tower; a Qwen3ForCausalLM under ``language_model``)."""
+    names = {
+        "continuous_audio_tower.conv1.weight",
+        "continuous_audio_tower.conv1.bias",
+        "continuous_audio_tower.conv2.weight",
+        "continuous_audio_tower.conv2.bias",
+        "continuous_audio_tower.ln_post.weight",
+        "continuous_audio_tower.ln_post.bias",
+        "continuous_audio_tower.proj.weight",
+        "continuous_audio_tower.proj.bias",
+        "continuous_audio_tower.audio_bos_eos_token.weight",
+        "audio_tower.embed_tokens.weight",
+        "audio_tower.output_matching.weight",
+        "audio_tower.continual_output_matching.weight",
+        "language_model.model.embed_tokens.weight",
+        "language_model.model.norm.weight",
+        "language_model.lm_head.weight",
+    }
+    for i in range(config.audio.encoder_layers):
+        layer = f"continuous_audio_tower.layers.{i}"
+        names |= {f"{layer}.self_attn.k_proj.weight"}
+        for part in ("q_proj", "v_proj", "out_proj"):
+            names |= {f"{layer}.self_attn.{part}.weight", f"{layer}.self_attn.{part}.bias"}
+        for part in ("self_attn_layer_norm", "final_layer_norm", "fc1", "fc2"):
+            names |= {f"{layer}.{part}.weight", f"{layer}.{part}.bias"}
+    for i in range(config.text.num_hidden_layers):
+        layer = f"language_model.model.layers.{i}"
+        for part in ("q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"):
+            names.add(f"{layer}.self_attn.{part}.weight")
+        for part in ("gate_proj", "up_proj", "down_proj"):
+            names.add(f"{layer}.mlp.{part}.weight")
+        names |= {f"{layer}.input_layernorm.weight", f"{layer}.post_attention_layernorm.weight"}
+    return names
+
+
+def test_every_official_parameter_maps_to_a_module(checkpoint: Path) -> None:
+    config = FunAudioChatConfig.from_file(checkpoint / "config.json")
+    ours = set(FunAudioChatModel(config).state_dict())
+    assert ours == official_names(config)
+    index = json.loads((checkpoint / "model.safetensors.index.json").read_text())
+    in_checkpoint = set(index["weight_map"])
+    skipped = {n for n in in_checkpoint if n.startswith("audio_invert_tower.")}
+    assert skipped, "the checkpoint carries the speech head, which we skip knowingly"
+    assert in_checkpoint - skipped == ours
+
+
+def test_loader_reads_the_shards_and_skips_only_the_speech_head(
+    model: FunAudioChat, checkpoint: Path
+) -> None:
+    from safetensors import safe_open
+
+    assert model._model is not None
+    loaded = model._model.state_dict()
+    shard = next(checkpoint.glob("model-00002-*.safetensors"))
+    with safe_open(str(shard), framework="pt") as f:
+        for name in f.keys():  # noqa: SIM118
+            if not name.startswith("audio_invert_tower."):
+                assert torch.equal(loaded[name], f.get_tensor(name).float()), name
+    assert next(model._model.parameters()).dtype == torch.float32, "fp32 on the CPU"
+
+
+def test_a_checkpoint_that_does_not_match_is_refused(tmp_path: Path, checkpoint: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["text_config"]["hidden_size"] = 96
+    (broken / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"config.json and weights disagree|does not match"):
+        FunAudioChat(broken, device="cpu").load()
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
+        FunAudioChat(tmp_path / "nothing", device="cpu").load()
+
+
+def test_encoder_lengths_follow_the_official_arithmetic(model: FunAudioChat) -> None:
+    """Mel frames at 100/s (chunks of 2 × n_window frames), encoder output at 25/s, speech
+    positions int(seconds × 25) padded to a multiple of 5, ceil(positions / 5) audio tokens."""
+    assert model._processor is not None
+    assert model._model is not None
+    audio = load_audio(HOME / "add_milk.wav")
+    features, speech_ids = model._processor.audio_inputs(audio)
+    seconds = len(audio.samples) / 16000
+    assert features.shape[0] == 128
+    assert abs(features.shape[1] - seconds * 100) <= 1
+    assert len(speech_ids) % 5 == 0
+    assert len(speech_ids) - int(seconds * 25) < 5
+    with torch.no_grad():
+        embeds = model._model.audio_embeddings(
+            torch.from_numpy(features), torch.from_numpy(speech_ids)
+        )
+    assert embeds.shape == (len(speech_ids) // 5, 64)
+    assert model._processor.audio_positions(speech_ids) == embeds.shape[0]
+
+
+async def test_a_spoken_request_gives_a_schema_valid_call_from_random_weights(
+    model: FunAudioChat,
+) -> None:
+    registry = ToolRegistry()
+    registry.register_path(HOME / "tools.py")
+    audio = load_audio(HOME / "add_milk.wav")
+    request = UnderstandingRequest(
+        audio=audio,
+        history=[Message(role="user", content="(the transcript)")],
+        tools=[t.schema for t in registry],
+        tool_choice="required",
+    )
+    assert "<|audio_bos|><|AUDIO|><|audio_eos|>" in model.prompt(request)
+    assert "(the transcript)" not in model.prompt(request), "the model hears the audio itself"
+    output = await model.complete(request)
+    assert output.startswith("<tool_call>\n") and output.endswith("</tool_call>")
+    calls = registry.parse(output)
+    assert calls
+    for call in calls:
+        registry.validate(call)  # raises if the arguments do not fit the schema
+
+
+async def test_perception_gives_a_label_and_a_probability(model: FunAudioChat) -> None:
+    perception = await model.perceive(UnderstandingRequest(audio=load_audio(HOME / "add_milk.wav")))
+    assert perception.emotion is not None
+    assert perception.emotion.label in EMOTIONS
+    assert 0.0 < perception.emotion.confidence <= 1.0
+
+
+def test_reading_the_perception_output() -> None:
+    text = '{"emotion":"angry","transcript":"turn it off"}'
+    steps = [(0, 1.0), (12, 0.5), (14, 0.8), (17, 1.0), (20, 1.0)]  # "an" 0.5, "gry" 0.8
+    transcript, emotion = read_perception(text, steps)
+    assert transcript == "turn it off"
+    assert emotion is not None
+    assert (emotion.label, emotion.confidence) == ("angry", 0.4)
+    cut = '{"emotion":"sad","transcript":"I lost my ke'
+    transcript, emotion = read_perception(cut, [(0, 1.0)])
+    assert transcript == "I lost my ke" and emotion is not None and emotion.label == "sad"
+    assert read_perception("", []) == ("", None)
+
+
+async def test_a_voice_agent_turn_end_to_end(model: FunAudioChat, tmp_path: Path) -> None:
+    import os
+
+    os.environ["VOICE_AGENT_HOME_DB"] = str(tmp_path / "home.sqlite3")
+    registry = ToolRegistry()
+    registry.register_path(HOME / "tools.py")
+    agent = VoiceAgent(
+        tools=registry,
+        profile=Profile(name="tiny-gpu", understanding=model, tts=EspeakTTS()),
+        interactive=False,
+        commands_only=True,
+    )
+    await agent.start()
+    result = await agent.turn(HOME / "add_milk.wav")
+    assert result.tool_calls, "commands only: the first step is a call"
+    for call in result.tool_calls:
+        assert call.status in ("ran", "refused"), (call.name, call.status, call.error)
+    assert result.reply_audio is not None and len(result.reply_audio.samples) > 0
+    assert result.emotion is not None
+
+
+def test_devices() -> None:
+    assert resolve_device("cpu") == (torch.device("cpu"), torch.float32)
+    if torch.cuda.is_available():  # a GPU machine: the released weights' dtype
+        assert resolve_device("cuda")[1] == torch.bfloat16
+    else:
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("tpu")
