@@ -85,5 +85,7 @@ def test_profiles_are_shared_and_unknown_ones_explain() -> None:
     assert load_profile("cpu-default") is load_profile("cpu-default")
     with pytest.raises(ConfigError, match="choose from cpu-default"):
         load_profile("cpu-fast")
-    with pytest.raises(ConfigError, match="not available yet"):
+    with pytest.raises(ConfigError, match="needs the Fun-Audio-Chat checkpoint directory"):
         load_profile("gpu")
+    with pytest.raises(ConfigError, match="needs a URL"):
+        load_profile("remote")

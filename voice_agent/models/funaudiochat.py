@@ -49,6 +49,7 @@ from voice_agent.chat_format import chatml, qwen_system_prompt
 from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_lark
+from voice_agent.models._threads import stream_from_thread
 from voice_agent.models.protocols import (
     EMOTIONS,
     EmotionEstimate,
@@ -771,36 +772,17 @@ class FunAudioChat:
     async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The reply token by token (words or ``<tool_call>`` blocks), hearing the user's
         audio itself when the request carries it."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        stop = threading.Event()
         prompt = self.prompt(request)
 
-        def push(token: str | None) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, token)
-
-        def run() -> None:
+        def run(push: Callable[[str], None], stopped: Callable[[], bool]) -> None:
             self.load()
             grammar = (
                 self._grammar(request.tools, request.tool_choice) if self.use_grammar else None
             )
-            self._generate(prompt, request.audio, grammar, push, stop.is_set)
+            self._generate(prompt, request.audio, grammar, push, stopped)
 
-        async def produce() -> None:
-            try:
-                await asyncio.to_thread(run)
-            finally:
-                push(None)
-
-        task = asyncio.create_task(produce())
-        try:
-            while (token := await queue.get()) is not None:
-                yield token
-            await task
-        finally:
-            stop.set()  # barge-in: the worker stops at its next token
-            if not task.done():
-                task.cancel()
+        async for token in stream_from_thread(run):
+            yield token
 
     async def complete(self, request: UnderstandingRequest) -> str:
         """The whole reply."""

@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from voice_agent.chat_format import chatml, qwen_system_prompt
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
+from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import PackagedFile, SplitWeight
 from voice_agent.models.protocols import UnderstandingRequest
 
@@ -192,29 +193,13 @@ class LlamaCppLLM:
 
     async def stream(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The reply token by token; generation runs in a worker thread."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
         prompt = self.prompt(request)
 
-        def push(token: str | None) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, token)
+        def run(push: Callable[[str], None], stopped: Callable[[], bool]) -> None:
+            self._run(prompt, request.tools, push, request.tool_choice)
 
-        async def produce() -> str:
-            try:
-                return await asyncio.to_thread(
-                    self._run, prompt, request.tools, push, request.tool_choice
-                )
-            finally:
-                push(None)
-
-        task = asyncio.create_task(produce())
-        try:
-            while (token := await queue.get()) is not None:
-                yield token
-            await task
-        finally:
-            if not task.done():
-                task.cancel()
+        async for token in stream_from_thread(run):
+            yield token
 
     async def complete(self, request: UnderstandingRequest) -> str:
         """The whole reply."""
