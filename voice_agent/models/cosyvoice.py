@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ import numpy as np
 from voice_agent.audio import Audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
 
@@ -173,43 +174,26 @@ class CosyVoiceTTS:
         """Speak ``text`` as ``instruction`` says; chunks arrive as CosyVoice makes them."""
         if not text.strip():
             return
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[np.ndarray | BaseException | None] = asyncio.Queue()
-        stop = threading.Event()
 
-        def run() -> None:
-            try:
-                runtime = self.load()
-                instruct = instruct_text(instruction, version=self.version, streaming=self.stream)
-                speed = 1.0 if self.stream or instruction is None else instruction.speed
-                for out in runtime.inference_instruct2(
-                    text, instruct, str(self.prompt_wav), stream=self.stream, speed=speed
-                ):
-                    if stop.is_set():
-                        return
-                    samples = np.asarray(out["tts_speech"].float().cpu().numpy()).reshape(-1)
-                    loop.call_soon_threadsafe(queue.put_nowait, samples.astype(np.float32))
-            except BaseException as e:  # handed to the caller, not lost in the thread
-                loop.call_soon_threadsafe(queue.put_nowait, e)
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+        def run(emit: Callable[[np.ndarray], None], stopped: Callable[[], bool]) -> None:
+            runtime = self.load()
+            instruct = instruct_text(instruction, version=self.version, streaming=self.stream)
+            speed = 1.0 if self.stream or instruction is None else instruction.speed
+            for out in runtime.inference_instruct2(
+                text, instruct, str(self.prompt_wav), stream=self.stream, speed=speed
+            ):
+                if stopped():
+                    return
+                emit(np.asarray(out["tts_speech"].float().cpu().numpy(), np.float32).reshape(-1))
 
-        worker = asyncio.create_task(asyncio.to_thread(run))
-        index = 0
-        try:
-            pending: np.ndarray | None = None
-            while (item := await queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                if pending is not None:
-                    yield self._chunk(pending, index, final=False)
-                    index += 1
-                pending = item
+        index, pending = 0, None  # one chunk behind, so the last one can be marked final
+        async for samples in stream_from_thread(run):
             if pending is not None:
-                yield self._chunk(pending, index, final=True)
-            await worker
-        finally:
-            stop.set()
+                yield self._chunk(pending, index, final=False)
+                index += 1
+            pending = samples
+        if pending is not None:
+            yield self._chunk(pending, index, final=True)
 
     def _chunk(self, samples: np.ndarray, index: int, *, final: bool) -> AudioChunk:
         audio = Audio(samples=np.clip(samples, -1.0, 1.0), sample_rate=self.sample_rate)

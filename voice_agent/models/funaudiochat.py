@@ -458,7 +458,7 @@ class FunAudioChatProcessor:
     def audio_inputs(self, audio: Audio) -> tuple[np.ndarray, np.ndarray]:
         """(features (mel, valid frames), speech ids padded to the group size) for one audio.
 
-        Audio longer than 30 s is cut to 30 s (the encoder's window); the caller is told.
+        Audio longer than 30 s is cut to 30 s (the encoder's window), with a log line.
         """
         samples = audio.samples
         if audio.sample_rate != MODEL_RATE:
@@ -467,7 +467,9 @@ class FunAudioChatProcessor:
                 "use voice_agent.audio.prepare()",
                 retryable=False,
             )
-        samples = samples[: 30 * MODEL_RATE]
+        if len(samples) > 30 * MODEL_RATE:
+            log.warning("funaudiochat.audio_cut", seconds=round(len(samples) / MODEL_RATE, 1))
+            samples = samples[: 30 * MODEL_RATE]
         out = self.features(
             samples,
             sampling_rate=MODEL_RATE,
@@ -480,10 +482,6 @@ class FunAudioChatProcessor:
         frames = int(len(samples) / MODEL_RATE * SPEECH_TOKENS_PER_SECOND)
         padded = -(-frames // self.group) * self.group
         return features, np.full(padded, self.speech_pad_id, dtype=np.int64)
-
-    def audio_positions(self, speech_ids: np.ndarray) -> int:
-        """How many ``<|AUDIO|>`` tokens one audio takes in the prompt."""
-        return -(-len(speech_ids) // self.group)
 
     def encode(self, text: str, audio_positions: int = 0) -> list[int]:
         """Token ids of a prompt whose single ``<|AUDIO|>`` stands for ``audio_positions``."""
@@ -539,6 +537,9 @@ class FunAudioChat:
         self._processor: FunAudioChatProcessor | None = None
         self._lltokenizer: Any = None
         self._grammars: dict[str, str] = {}
+        self._heard: tuple[Audio, torch.Tensor] | None = None
+        """The last audio and its embeddings: a turn's perceive step and reply steps hear the
+        same audio, which is encoded once."""
 
     # loading
 
@@ -597,7 +598,7 @@ class FunAudioChat:
     def close(self) -> None:
         """Free the model's memory; it loads again on next use."""
         with self._lock:
-            self._model = None
+            self._model, self._heard = None, None
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
@@ -672,16 +673,9 @@ class FunAudioChat:
         device = next(model.parameters()).device
         with self._lock, torch.inference_mode():
             audio_embeds = None
-            positions = 0
-            if audio is not None:
-                features, speech_ids = processor.audio_inputs(audio)
-                positions = processor.audio_positions(speech_ids)
-                audio_embeds = model.audio_embeddings(
-                    torch.from_numpy(features).to(device, next(model.parameters()).dtype),
-                    torch.from_numpy(speech_ids).to(device),
-                )
-            if audio is not None and "<|AUDIO|>" not in prompt:
-                audio_embeds, positions = None, 0
+            if audio is not None and "<|AUDIO|>" in prompt:
+                audio_embeds = self._hear(audio)
+            positions = 0 if audio_embeds is None else audio_embeds.shape[0]
             ids = processor.encode(prompt, positions)
             input_ids = torch.tensor(ids, device=device)
             embeds = model.embed(input_ids, audio_embeds)[None]
@@ -732,6 +726,22 @@ class FunAudioChat:
                     use_cache=True,
                 )
             return result
+
+    def _hear(self, audio: Audio) -> torch.Tensor:
+        """The embeddings of ``audio`` for its ``<|AUDIO|>`` positions (cached for the turn)."""
+        if self._heard is not None and self._heard[0] is audio:
+            return self._heard[1]
+        model, processor = self._model, self._processor
+        assert model is not None
+        assert processor is not None
+        parameter = next(model.parameters())
+        features, speech_ids = processor.audio_inputs(audio)
+        embeds = model.audio_embeddings(
+            torch.from_numpy(features).to(parameter.device, parameter.dtype),
+            torch.from_numpy(speech_ids).to(parameter.device),
+        )
+        self._heard = (audio, embeds)
+        return embeds
 
     # the ConversationalModel protocol
 
