@@ -1,20 +1,23 @@
-"""CosyVoice 2/3 instruction-controlled speech (24 kHz) for the GPU profile.
+"""CosyVoice instruction-controlled speech (24 kHz) for the GPU profile.
 
 What is ours and what is the official code's, exactly:
 
-- Ours: the instruct text built from the policy's :class:`TTSInstruction` (emotion, speed,
-  volume, the style's own sentence) in the phrasing the models were trained on, ending with
-  ``<|endofprompt|>`` (REFERENCE.md §3); the choice between the ``speed`` argument (whole
+- Fun-CosyVoice3 directories (``cosyvoice3.yaml``): all ours. Text to waveform runs in
+  :mod:`voice_agent.models.cosyvoice3` (speech-token LM, flow matching, HiFT vocoder, the speaker
+  prompt's features) on current torch and transformers; the official package is not needed.
+  The two ONNX models shipped in the directory (speaker embedding, speech tokenizer) run in
+  onnxruntime.
+- CosyVoice2 directories (``cosyvoice2.yaml``): the official package's, through
+  ``cosyvoice.cli.cosyvoice.AutoModel(...).inference_instruct2``, loaded only when the user has
+  it importable (a clone of FunAudioLLM/CosyVoice on ``PYTHONPATH`` with its requirements).
+  CosyVoice2's flow stage (a Conformer encoder and a U-Net decoder) is not rebuilt here.
+- Ours for both: the instruct text built from the policy's :class:`TTSInstruction` (emotion,
+  speed, volume, the style's own sentence) in the phrasing the models were trained on, ending
+  with ``<|endofprompt|>`` (REFERENCE.md §3); the choice between the ``speed`` argument (whole
   replies) and a spoken "slower/faster" instruction (streaming, where ``speed`` is not
   supported); the default speaker prompt (our embedded Piper voice, so no reference recording
-  is needed); streaming the official generator's chunks as :class:`AudioChunk` values from a
-  worker thread; the checks and error messages.
-- The official package's: everything from text to waveform (text frontend, the LLM that writes
-  speech tokens, flow matching to mel, the HiFT vocoder), through
-  ``cosyvoice.cli.cosyvoice.AutoModel(...).inference_instruct2``. It is not on PyPI and pins
-  old versions, so it is loaded only when the user has it importable (a clone of
-  FunAudioLLM/CosyVoice on ``PYTHONPATH`` with its requirements). Our own inference code for
-  these three stages is not written yet (see the project's issue 6 notes).
+  is needed); streaming chunks as :class:`AudioChunk` values from a worker thread; the checks
+  and error messages.
 """
 
 from __future__ import annotations
@@ -104,12 +107,22 @@ def _official_runtime(directory: Path, device: str) -> CosyVoiceRuntime:
         from cosyvoice.cli.cosyvoice import AutoModel  # type: ignore[import-not-found]
     except ImportError as e:
         raise ModelLoadError(
-            "the CosyVoice backend runs the official CosyVoice code, which is not importable "
-            f"here ({e}). Clone FunAudioLLM/CosyVoice, install its requirements, and put it "
-            "(and third_party/Matcha-TTS) on PYTHONPATH; see the README's GPU section"
+            "CosyVoice2 directories run on the official CosyVoice code, which is not "
+            f"importable here ({e}). Use a Fun-CosyVoice3 directory (ours, no extra code), or "
+            "clone FunAudioLLM/CosyVoice, install its requirements, and put it (and "
+            "third_party/Matcha-TTS) on PYTHONPATH; see the README's GPU section"
         ) from e
     runtime: CosyVoiceRuntime = AutoModel(model_dir=str(directory), fp16=device.startswith("cuda"))
     return runtime
+
+
+def _runtime(directory: Path, version: int, device: str) -> CosyVoiceRuntime:
+    """Ours for CosyVoice3, the official package for CosyVoice2."""
+    if version >= 3:
+        from voice_agent.models.cosyvoice3 import CosyVoice3
+
+        return CosyVoice3(directory, device=device)
+    return _official_runtime(directory, device)
 
 
 def _version(directory: Path) -> int:
@@ -129,11 +142,12 @@ class CosyVoiceTTS:
     Args:
         directory: the model directory (``cosyvoice3.yaml`` or ``cosyvoice2.yaml``, ``llm.pt``,
             ``flow.pt``, ``hift.pt``, …).
-        device: ``cuda`` (fp16) or ``cpu``.
+        device: ``cuda`` or ``cpu``.
         prompt_wav: a 16 kHz recording of the voice to clone; by default a sentence spoken by
             the embedded Piper voice.
         stream: deliver audio in chunks as it is generated.
-        runtime: an already loaded official model (or anything with the same method).
+        runtime: an already loaded model (ours, the official one, or anything with the same
+            method).
     """
 
     name = "cosyvoice"
@@ -162,7 +176,7 @@ class CosyVoiceTTS:
                 if not self.directory.is_dir():
                     raise ModelLoadError(f"no CosyVoice model directory at {self.directory}")
                 self.version = _version(self.directory)
-                self._runtime = _official_runtime(self.directory, self.device)
+                self._runtime = _runtime(self.directory, self.version, self.device)
             self.sample_rate = int(self._runtime.sample_rate)
             if self.prompt_wav is None:
                 self.prompt_wav = _default_prompt()
@@ -179,9 +193,10 @@ class CosyVoiceTTS:
             runtime = self.load()
             instruct = instruct_text(instruction, version=self.version, streaming=self.stream)
             speed = 1.0 if self.stream or instruction is None else instruction.speed
-            for out in runtime.inference_instruct2(
-                text, instruct, str(self.prompt_wav), stream=self.stream, speed=speed
-            ):
+            options: dict[str, Any] = {"stream": self.stream, "speed": speed}
+            if getattr(runtime, "accepts_stop", False):
+                options["stopped"] = stopped  # ours stops mid-reply at the next token (barge-in)
+            for out in runtime.inference_instruct2(text, instruct, str(self.prompt_wav), **options):
                 if stopped():
                     return
                 emit(np.asarray(out["tts_speech"].float().cpu().numpy(), np.float32).reshape(-1))

@@ -46,8 +46,9 @@ from torch import nn
 
 from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.chat_format import chatml, qwen_system_prompt
-from voice_agent.errors import BackendError, ConfigError, ModelLoadError
+from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._device import resolve_device
 from voice_agent.models._grammar import tool_call_lark
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models.protocols import (
@@ -333,24 +334,6 @@ class FunAudioChatModel(nn.Module):
         embeds = embeds.clone()
         embeds[slots] = audio.to(embeds.dtype)
         return embeds
-
-
-def resolve_device(device: str) -> tuple[torch.device, torch.dtype]:
-    """``cpu`` → fp32; ``cuda``/``cuda:N`` → bf16 (the released weights' dtype).
-
-    Raises:
-        ConfigError: CUDA asked for but not available, or an unknown device.
-    """
-    if device == "cpu":
-        return torch.device("cpu"), torch.float32
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device {device!r} asked for, but torch sees no CUDA GPU here "
-                f"(torch {torch.__version__}); use device='cpu' or install a CUDA build of torch"
-            )
-        return torch.device(device), torch.bfloat16
-    raise ConfigError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
 
 
 def load_weights(model: nn.Module, directory: Path) -> dict[str, int]:

@@ -7,6 +7,10 @@ skip), the tokenizers and the feature-extractor config — with every dimension 
 every weight random. Nothing here comes from the real checkpoints.
 
     python -m voice_agent.testing.tiny_checkpoints funaudiochat OUTDIR
+    python -m voice_agent.testing.tiny_checkpoints cosyvoice3 OUTDIR
+
+The CosyVoice3 directory's two ONNX models (speaker embedding, speech tokenizer) are tiny graphs
+with the official inputs and outputs, built with the ``onnx`` package (a dev dependency).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_tiny_funaudiochat"]
+__all__ = ["write_tiny_cosyvoice3", "write_tiny_funaudiochat"]
 
 _CORPUS = [
     "You are asked to generate text tokens. You are a voice assistant.",
@@ -156,11 +160,235 @@ def write_tiny_funaudiochat(directory: str | Path, *, seed: int = 0) -> Path:
     return out
 
 
+# The official cosyvoice3.yaml's structure (tags, keys, !ref arithmetic), every size made small.
+_COSYVOICE3_YAML = """\
+# Tiny random Fun-CosyVoice3 for tests; the layout of the official cosyvoice3.yaml.
+sample_rate: 24000
+llm_input_size: 64
+llm_output_size: 64
+spk_embed_dim: 192
+qwen_pretrain_path: ''
+token_frame_rate: 25
+token_mel_ratio: 2
+chunk_size: 25
+num_decoding_left_chunks: -1
+
+llm: !new:cosyvoice.llm.llm.CosyVoice3LM
+    llm_input_size: !ref <llm_input_size>
+    llm_output_size: !ref <llm_output_size>
+    speech_token_size: 6561
+    length_normalized_loss: True
+    lsm_weight: 0
+    mix_ratio: [5, 15]
+    llm: !new:cosyvoice.llm.llm.Qwen2Encoder
+        pretrain_path: !ref <qwen_pretrain_path>
+    sampling: !name:cosyvoice.utils.common.ras_sampling
+        top_p: 0.8
+        top_k: 25
+        win_size: 10
+        tau_r: 0.1
+
+flow: !new:cosyvoice.flow.flow.CausalMaskedDiffWithDiT
+    input_size: 80
+    output_size: 80
+    spk_embed_dim: !ref <spk_embed_dim>
+    output_type: 'mel'
+    vocab_size: 6561
+    input_frame_rate: !ref <token_frame_rate>
+    only_mask_loss: True
+    token_mel_ratio: !ref <token_mel_ratio>
+    pre_lookahead_len: 3
+    pre_lookahead_layer: !new:cosyvoice.transformer.upsample_encoder.PreLookaheadLayer
+        in_channels: 80
+        channels: 32
+        pre_lookahead_len: 3
+    decoder: !new:cosyvoice.flow.flow_matching.CausalConditionalCFM
+        in_channels: 240
+        n_spks: 1
+        spk_emb_dim: 80
+        cfm_params: !new:omegaconf.DictConfig
+            content:
+                sigma_min: 1e-06
+                solver: 'euler'
+                t_scheduler: 'cosine'
+                training_cfg_rate: 0.2
+                inference_cfg_rate: 0.7
+                reg_loss_type: 'l1'
+        estimator: !new:cosyvoice.flow.DiT.dit.DiT
+            dim: 64
+            depth: 2
+            heads: 2
+            dim_head: 32
+            ff_mult: 2
+            mel_dim: 80
+            mu_dim: 80
+            spk_dim: 80
+            out_channels: 80
+            static_chunk_size: !ref <chunk_size> * <token_mel_ratio>
+            num_decoding_left_chunks: !ref <num_decoding_left_chunks>
+
+hift: !new:cosyvoice.hifigan.generator.CausalHiFTGenerator
+    in_channels: 80
+    base_channels: 32
+    nb_harmonics: 8
+    sampling_rate: !ref <sample_rate>
+    nsf_alpha: 0.1
+    nsf_sigma: 0.003
+    nsf_voiced_threshold: 10
+    upsample_rates: [8, 5, 3]
+    upsample_kernel_sizes: [16, 11, 7]
+    istft_params:
+        n_fft: 16
+        hop_len: 4
+    resblock_kernel_sizes: [3, 7, 11]
+    resblock_dilation_sizes: [[1, 3, 5], [1, 3, 5], [1, 3, 5]]
+    source_resblock_kernel_sizes: [7, 7, 11]
+    source_resblock_dilation_sizes: [[1, 3, 5], [1, 3, 5], [1, 3, 5]]
+    lrelu_slope: 0.1
+    audio_limit: 0.99
+    conv_pre_look_right: 4
+    f0_predictor: !new:cosyvoice.hifigan.f0_predictor.CausalConvRNNF0Predictor
+        num_class: 1
+        in_channels: 80
+        cond_channels: 16
+
+feat_extractor: !name:matcha.utils.audio.mel_spectrogram
+    n_fft: 1920
+    num_mels: 80
+    sampling_rate: !ref <sample_rate>
+    hop_size: 480
+    win_size: 1920
+    fmin: 0
+    fmax: null
+    center: False
+"""
+
+# The convolutions the official vocoder wraps in weight_norm (saved as g and v).
+_WEIGHT_NORMED = (
+    "conv_pre.", "ups.", "resblocks.", "source_resblocks.", "conv_post.", "f0_predictor.condnet.",
+)  # fmt: skip
+
+
+def _weight_normed(state: dict[str, Any]) -> dict[str, Any]:
+    """Our folded vocoder weights in the official weight-norm form (g = ‖v‖, v = weight)."""
+    out: dict[str, Any] = {}
+    for name, tensor in state.items():
+        if name.endswith(".weight") and name.startswith(_WEIGHT_NORMED) and tensor.dim() == 3:
+            base = name.removesuffix(".weight")
+            norm = tensor.flatten(1).norm(dim=1).view(-1, 1, 1)
+            out[base + ".parametrizations.weight.original0"] = norm.clone()
+            out[base + ".parametrizations.weight.original1"] = tensor.clone()
+        else:
+            out[name] = tensor.clone()
+    return out
+
+
+def _onnx_models(directory: Path) -> None:
+    """campplus.onnx (fbank (1, T, 80) → embedding (1, 192)) and speech_tokenizer_v3.onnx
+    (log-mel (1, 128, T), length (1,) → 25 Hz token ids (1, T/4)): random, tiny, official I/O."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    campplus = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["input", "axes"], ["pooled"], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "w"], ["embedding"]),
+        ],
+        "campplus",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, None, 80])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 192])],
+        [
+            numpy_helper.from_array(np.array([1], np.int64), "axes"),
+            numpy_helper.from_array(rng.standard_normal((80, 192)).astype(np.float32), "w"),
+        ],
+    )
+    tokenizer = helper.make_graph(
+        [
+            helper.make_node("Transpose", ["feats"], ["frames"], perm=[0, 2, 1]),
+            helper.make_node("Slice", ["frames", "start", "end", "axis", "step"], ["every4"]),
+            helper.make_node("MatMul", ["every4", "w"], ["projected"]),
+            helper.make_node("Reshape", ["projected", "shape"], ["flat"]),
+            helper.make_node("Mul", ["flat", "scale"], ["scaled"]),
+            helper.make_node("Abs", ["scaled"], ["positive"]),
+            helper.make_node("Cast", ["positive"], ["ints"], to=TensorProto.INT64),
+            helper.make_node("Mod", ["ints", "codebook"], ["indices"]),
+        ],
+        "speech_tokenizer",
+        [
+            helper.make_tensor_value_info("feats", TensorProto.FLOAT, [1, 128, None]),
+            helper.make_tensor_value_info("feats_length", TensorProto.INT32, [1]),
+        ],
+        [helper.make_tensor_value_info("indices", TensorProto.INT64, [1, None])],
+        [
+            numpy_helper.from_array(np.array([0], np.int64), "start"),
+            numpy_helper.from_array(np.array([1 << 62], np.int64), "end"),
+            numpy_helper.from_array(np.array([1], np.int64), "axis"),
+            numpy_helper.from_array(np.array([4], np.int64), "step"),
+            numpy_helper.from_array(rng.standard_normal((128, 1)).astype(np.float32), "w"),
+            numpy_helper.from_array(np.array([1, -1], np.int64), "shape"),
+            numpy_helper.from_array(np.array(1000.0, np.float32), "scale"),
+            numpy_helper.from_array(np.array(6561, np.int64), "codebook"),
+        ],
+    )
+    for graph, name in ((campplus, "campplus.onnx"), (tokenizer, "speech_tokenizer_v3.onnx")):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 9
+        onnx.checker.check_model(model)
+        onnx.save(model, str(directory / name))
+
+
+def write_tiny_cosyvoice3(directory: str | Path, *, seed: int = 0) -> Path:
+    """A random Fun-CosyVoice3 model directory of the official layout in ``directory``."""
+    import torch
+    from transformers import Qwen2Config
+
+    from voice_agent.models.cosyvoice3 import (
+        CausalFlow,
+        CosyVoice3Config,
+        HiFTVocoder,
+        SpeechLM,
+    )
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cosyvoice3.yaml").write_text(_COSYVOICE3_YAML)
+    blank = out / "CosyVoice-BlankEN"
+    blank.mkdir(exist_ok=True)
+    tokenizer = _text_tokenizer(blank / "tokenizer.json")
+    qwen = Qwen2Config(
+        vocab_size=tokenizer.get_vocab_size() + 300,  # room for the tokens CosyVoice3 adds
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+    )
+    qwen.save_pretrained(str(blank))
+    config = CosyVoice3Config.from_yaml(out / "cosyvoice3.yaml")
+    torch.manual_seed(seed)
+    lm, flow, hift = SpeechLM(qwen, config), CausalFlow(config), HiFTVocoder(config)
+    with torch.no_grad():  # audible, varied random weights: the vocoder's magnitudes stay small
+        for name, p in hift.named_parameters():
+            if name.startswith("conv_post"):
+                p.mul_(0.1)
+    torch.save({k: v.clone() for k, v in lm.state_dict().items()}, out / "llm.pt")
+    torch.save({k: v.clone() for k, v in flow.state_dict().items()}, out / "flow.pt")
+    torch.save(_weight_normed(hift.state_dict()), out / "hift.pt")
+    _onnx_models(out)
+    return out
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "funaudiochat":
-        print("usage: python -m voice_agent.testing.tiny_checkpoints funaudiochat OUTDIR")
+    writers = {"funaudiochat": write_tiny_funaudiochat, "cosyvoice3": write_tiny_cosyvoice3}
+    if len(argv) != 2 or argv[0] not in writers:
+        print("usage: python -m voice_agent.testing.tiny_checkpoints MODEL OUTDIR")
+        print(f"MODEL: {' or '.join(writers)}")
         return 2
-    print(write_tiny_funaudiochat(argv[1]))
+    print(writers[argv[0]](argv[1]))
     return 0
 
 
