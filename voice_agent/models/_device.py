@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from voice_agent.errors import ConfigError
 
-__all__ = ["resolve_device"]
+__all__ = ["ModelStream", "resolve_device"]
 
 
 def resolve_device(device: str) -> tuple[torch.device, torch.dtype]:
@@ -25,3 +27,27 @@ def resolve_device(device: str) -> tuple[torch.device, torch.dtype]:
             )
         return torch.device(device), torch.bfloat16
     raise ConfigError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
+
+
+class ModelStream:
+    """One model's own CUDA stream, entered around each of its generation calls.
+
+    Two models on one GPU (the understanding model and the TTS) run in different worker
+    threads; on PyTorch's default stream their kernels would queue behind each other, so a
+    long TTS flow step would hold up the next understanding token. Each model's kernels go to
+    its own stream instead and the GPU interleaves them. On the CPU this is a no-op.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.stream = (
+            torch.cuda.Stream(device)  # type: ignore[no-untyped-call]
+            if device.type == "cuda"
+            else None
+        )
+
+    def __call__(self) -> contextlib.AbstractContextManager[object]:
+        """The context that routes this thread's kernels to the model's stream."""
+        if self.stream is None:
+            return contextlib.nullcontext()
+        return torch.cuda.stream(self.stream)

@@ -58,7 +58,7 @@ from torch.nn import functional as F
 from voice_agent.audio import load_audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
-from voice_agent.models._device import resolve_device
+from voice_agent.models._device import ModelStream, resolve_device
 
 __all__ = [
     "CausalFlow",
@@ -1105,6 +1105,7 @@ class CosyVoice3:
         self._speech_tokenizer = _onnx_session(d / "speech_tokenizer_v3.onnx", device)
         self._prompts: dict[str, SpeakerPrompt] = {}
         self._lock = threading.Lock()
+        self._stream = ModelStream(self.device)
         log.info("cosyvoice3.loaded", directory=str(d), device=str(self.device), **counts)
 
     # -- prompt ----------------------------------------------------------------------------
@@ -1208,7 +1209,9 @@ class CosyVoice3:
         del zero_shot_spk_id, text_frontend  # the official signature; no speaker table here
         if stream and speed != 1.0:
             raise ValueError("speed ≠ 1 works only on whole replies (stream=False)")
-        with self._lock:  # one synthesis at a time per loaded model
+        # One synthesis at a time per loaded model, on the model's own CUDA stream (so the
+        # understanding model on the same GPU is not queued behind the flow and vocoder).
+        with self._lock, self._stream():
             prompt = self.speaker_prompt(prompt_wav)
             state: dict[str, Any] = {"offset": 0}
             tokens: list[int] = []

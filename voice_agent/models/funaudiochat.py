@@ -48,7 +48,7 @@ from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.chat_format import chatml, qwen_system_prompt
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
-from voice_agent.models._device import resolve_device
+from voice_agent.models._device import ModelStream, resolve_device
 from voice_agent.models._grammar import tool_call_lark
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models.protocols import (
@@ -519,6 +519,7 @@ class FunAudioChat:
         self._model: FunAudioChatModel | None = None
         self._processor: FunAudioChatProcessor | None = None
         self._lltokenizer: Any = None
+        self._stream = ModelStream(torch.device("cpu"))  # replaced by the device's at load
         self._grammars: dict[str, str] = {}
         self._heard: tuple[Audio, torch.Tensor] | None = None
         """The last audio and its embeddings: a turn's perceive step and reply steps hear the
@@ -557,6 +558,7 @@ class FunAudioChat:
                 eos_token=processor.eos_ids[0] if processor.eos_ids else None,
             )
             self._model, self._processor = model, processor
+            self._stream = ModelStream(device)
             log.info(
                 "funaudiochat.loaded",
                 directory=str(self.directory),
@@ -646,6 +648,17 @@ class FunAudioChat:
         should_stop: Callable[[], bool] = lambda: False,
     ) -> _Generated:
         self.load()
+        with self._stream():  # its own CUDA stream: the TTS on the same GPU does not block it
+            return self._generate_here(prompt, audio, grammar, on_text, should_stop)
+
+    def _generate_here(
+        self,
+        prompt: str,
+        audio: Audio | None,
+        grammar: str | None,
+        on_text: Callable[[str], None],
+        should_stop: Callable[[], bool],
+    ) -> _Generated:
         model, processor = self._model, self._processor
         assert model is not None
         assert processor is not None
