@@ -74,7 +74,8 @@ async def main(args: argparse.Namespace) -> None:
         results["always neutral"].append((label, "neutral", 1.0))
     console = Console(width=120)
     labels = sorted({label for label, _, _ in items})
-    table = Table(title=f"Emotion labels on {len(items)} recordings ({args.data or 'espeak-ng set'})")
+    source = args.data or "the espeak-ng set"
+    table = Table(title=f"Emotion labels on {len(items)} recordings ({source})")
     for column in ("method", "accuracy", *(f"{x[:5]} recall" for x in labels), "conf right/wrong"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for name, rows in results.items():
