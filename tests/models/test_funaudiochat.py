@@ -212,3 +212,30 @@ def test_devices() -> None:
             resolve_device("cuda")
     with pytest.raises(ConfigError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_the_prefix_cache_reuses_the_shared_prompt_and_changes_nothing(
+    checkpoint: Path, model: FunAudioChat
+) -> None:
+    """A later step (more history) reuses the keys/values of the prompt it shares with the
+    previous call, and writes exactly what a fresh model writes; a new recording is heard anew."""
+    audio = load_audio(HOME / "add_milk.wav")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    first = UnderstandingRequest(audio=audio, tools=tools)
+    later = UnderstandingRequest(
+        audio=audio, tools=tools, history=[Message(role="user", content="and eggs")]
+    )
+    model._prefix = None
+    model._generate(model.prompt(first), audio, None, lambda _: None)
+    reused = model._generate(model.prompt(later), audio, None, lambda _: None)
+    fresh = FunAudioChat(checkpoint, device="cpu", max_new_tokens=40)
+    alone = fresh._generate(fresh.prompt(later), audio, None, lambda _: None)
+    assert alone.reused == 0 and reused.reused > 100
+    assert reused.text == alone.text
+    assert [at for at, _ in reused.steps] == [at for at, _ in alone.steps]
+    assert [p for _, p in reused.steps] == pytest.approx([p for _, p in alone.steps], rel=1e-3)
+    other = load_audio(HOME / "add_milk.wav")  # same sound, a new recording object
+    prompt = model.prompt(UnderstandingRequest(audio=other, tools=tools))
+    ids = model._processor.encode(prompt, model._hear(other).shape[0])  # type: ignore[union-attr]
+    heard_anew = model._generate(prompt, other, None, lambda _: None)
+    assert heard_anew.reused == ids.index(model._processor.audio_id)  # type: ignore[union-attr]

@@ -431,6 +431,7 @@ class FunAudioChatProcessor:
                 f"{config.audio_token_index}"
             )
         self.speech_pad_id = pad
+        self.audio_id = audio
         self.group = config.audio.group_size
         self.eos_ids = [
             i
@@ -482,6 +483,8 @@ class _Generated:
     text: str
     steps: list[tuple[int, float]] = field(default_factory=list)
     """(text length before the step, probability of the chosen token among allowed ones)."""
+    reused: int = 0
+    """Prompt tokens whose keys and values came from the previous call's cache."""
 
 
 class FunAudioChat:
@@ -521,6 +524,10 @@ class FunAudioChat:
         self._lltokenizer: Any = None
         self._stream = ModelStream(torch.device("cpu"))  # replaced by the device's at load
         self._grammars: dict[str, str] = {}
+        self._prefix: tuple[list[int], Audio | None, Any] | None = None
+        """The token ids whose keys/values the last call's cache holds, the audio heard in them
+        and the cache: the next call reuses the longest common prefix (system prompt, tools,
+        history), so a turn's later steps and the next turn only prefill what is new."""
         self._heard: tuple[Audio, torch.Tensor] | None = None
         """The last audio and its embeddings: a turn's perceive step and reply steps hear the
         same audio, which is encoded once."""
@@ -680,10 +687,16 @@ class FunAudioChat:
             if grammar is not None:
                 matcher = llguidance.LLMatcher(self._lltokenizer, grammar)
                 mask = lltorch.allocate_token_bitmask(1, self._lltokenizer.vocab_size)
-            cache = DynamicCache()
-            out = model.language_model(inputs_embeds=embeds, past_key_values=cache, use_cache=True)
+            cache, reused = self._reusable_prefix(ids, audio if audio_embeds is not None else None)
+            if cache is None:
+                cache = DynamicCache()
+            self._prefix = None  # until this call finishes, the cache is in flux
+            out = model.language_model(
+                inputs_embeds=embeds[:, reused:], past_key_values=cache, use_cache=True
+            )
+            fed = list(ids)
             generated: list[int] = []
-            result = _Generated(text="")
+            result = _Generated(text="", reused=reused)
             for _ in range(self.max_new_tokens):
                 logits = out.logits[0, -1].float()
                 if matcher is not None and mask is not None:
@@ -721,7 +734,33 @@ class FunAudioChat:
                     past_key_values=out.past_key_values,
                     use_cache=True,
                 )
+                fed.append(token)
+            self._prefix = (fed, audio if audio_embeds is not None else None, cache)
             return result
+
+    def _reusable_prefix(self, ids: list[int], audio: Audio | None) -> tuple[Any, int]:
+        """The previous call's cache cut to the prefix it shares with ``ids`` (and that
+        prefix's length), or ``(None, 0)``. Audio positions count as shared only when they
+        hold the same recording; at least one token is left to prefill for the next logits."""
+        if self._prefix is None or self._processor is None:
+            return None, 0
+        old, old_audio, cache = self._prefix
+        shared = 0
+        for a, b in zip(old, ids, strict=False):
+            if a != b:
+                break
+            shared += 1
+        if old_audio is not audio:
+            audio_id = self._processor.audio_id
+            first_audio = next((i for i, t in enumerate(ids) if t == audio_id), len(ids))
+            shared = min(shared, first_audio)
+        shared = min(shared, len(ids) - 1)
+        if shared <= 0:
+            return None, 0
+        surplus = int(cache.get_seq_length()) - shared
+        if surplus > 0:
+            cache.crop(-surplus)  # transformers 5: crop takes how many tokens to drop
+        return cache, shared
 
     def _hear(self, audio: Audio) -> torch.Tensor:
         """The embeddings of ``audio`` for its ``<|AUDIO|>`` positions (cached for the turn)."""
