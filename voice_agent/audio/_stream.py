@@ -154,9 +154,13 @@ class SoundDeviceInput:
                 callback=callback,
                 finished_callback=finished,
             )
-            stream.start()
         except Exception as e:  # PortAudio raises its own error types
             raise AudioError(f"could not open the audio input device ({e}); use --text") from e
+        try:
+            stream.start()
+        except Exception as e:
+            _close_quietly(stream)  # opened but not started: do not leak the PortAudio stream
+            raise AudioError(f"could not start the audio input device ({e}); use --text") from e
         wait = START_SECONDS
         try:
             while True:
@@ -260,9 +264,13 @@ class SoundDeviceOutput:
                 callback=callback,
                 finished_callback=done.set,
             )
-            stream.start()
         except Exception as e:  # PortAudio raises its own error types
             raise AudioError(f"could not open the audio output device ({e}); use --text") from e
+        try:
+            stream.start()
+        except Exception as e:
+            _close_quietly(stream)  # opened but not started: do not leak the PortAudio stream
+            raise AudioError(f"could not start the audio output device ({e}); use --text") from e
         try:
             while not done.wait(0.05):
                 if self._stop.is_set():
