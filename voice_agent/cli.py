@@ -448,7 +448,10 @@ FunAudioChatOption = Annotated[
 ]
 CosyVoiceOption = Annotated[
     Path | None,
-    typer.Option("--cosyvoice", help="gpu profile: a CosyVoice2/3 model directory (optional)."),
+    typer.Option(
+        "--cosyvoice",
+        help="gpu profile: a Fun-CosyVoice3 model directory (CosyVoice2 needs the official code).",
+    ),
 ]
 DeviceOption = Annotated[
     str, typer.Option("--device", help="gpu profile: cuda (bf16) or cpu (fp32, tiny models).")

@@ -511,7 +511,9 @@ class _Attention(nn.Module):
         self.to_q, self.to_k, self.to_v = (nn.Linear(dim, inner) for _ in range(3))
         self.to_out = nn.ModuleList([nn.Linear(inner, dim), nn.Dropout(0.0)])
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None, rope: torch.Tensor
+    ) -> torch.Tensor:
         b, n, _ = x.shape
         q = _RotaryEmbedding.rotate(self.to_q(x), rope)
         k = _RotaryEmbedding.rotate(self.to_k(x), rope)
@@ -546,7 +548,7 @@ class _DiTBlock(nn.Module):
         self.ff = _FeedForward(dim, ff_mult)
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor, rope: torch.Tensor
+        self, x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None, rope: torch.Tensor
     ) -> torch.Tensor:
         shift_a, scale_a, gate_a, shift_f, scale_f, gate_f = self.attn_norm(t)
         h = self.attn_norm.norm(x) * (1 + scale_a[:, None]) + shift_a[:, None]
@@ -572,10 +574,13 @@ class DiT(nn.Module):
         self.norm_out = _AdaLayerNorm(c.dit_dim, 2)
         self.proj_out = nn.Linear(c.dit_dim, c.mel_bins)
 
-    def attention_mask(self, length: int, streaming: bool, device: torch.device) -> torch.Tensor:
-        """Full attention, or (streaming) each frame sees its own and all earlier chunks."""
+    def attention_mask(
+        self, length: int, streaming: bool, device: torch.device
+    ) -> torch.Tensor | None:
+        """Full attention (no mask), or (streaming) each frame sees its own and all earlier
+        chunks of ``static_chunk_size`` frames."""
         if not streaming:
-            return torch.ones(1, 1, length, length, dtype=torch.bool, device=device)
+            return None
         chunk = torch.arange(length, device=device) // self.static_chunk_size
         return (chunk[None, :] <= chunk[:, None]).view(1, 1, length, length)
 
@@ -586,7 +591,7 @@ class DiT(nn.Module):
         t: torch.Tensor,
         spks: torch.Tensor,
         cond: torch.Tensor,
-        mask: torch.Tensor,
+        mask: torch.Tensor | None,
     ) -> torch.Tensor:
         x, mu, cond = x.transpose(1, 2), mu.transpose(1, 2), cond.transpose(1, 2)
         temb = self.time_embed(t)
