@@ -111,6 +111,21 @@ def _close_quietly(stream: Any) -> None:
         get_logger(__name__).warning("audio.close_abandoned", reason="PortAudio close hung")
 
 
+def _started(factory: Any, kind: str, **options: Any) -> Any:
+    """A PortAudio stream from ``factory(**options)``, started; one that opens but fails to start
+    is closed rather than leaked. ``kind`` ("input"/"output") names the device in errors."""
+    try:
+        stream = factory(**options)
+    except Exception as e:  # PortAudio raises its own error types
+        raise AudioError(f"could not open the audio {kind} device ({e}); use --text") from e
+    try:
+        stream.start()
+    except Exception as e:
+        _close_quietly(stream)
+        raise AudioError(f"could not start the audio {kind} device ({e}); use --text") from e
+    return stream
+
+
 class SoundDeviceInput:
     """The default microphone through sounddevice (PortAudio).
 
@@ -144,23 +159,17 @@ class SoundDeviceInput:
         def finished() -> None:
             loop.call_soon_threadsafe(queue.put_nowait, stopped)
 
-        try:
-            stream = self._sd.InputStream(
-                samplerate=MODEL_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=self.block,
-                device=self.device,
-                callback=callback,
-                finished_callback=finished,
-            )
-        except Exception as e:  # PortAudio raises its own error types
-            raise AudioError(f"could not open the audio input device ({e}); use --text") from e
-        try:
-            stream.start()
-        except Exception as e:
-            _close_quietly(stream)  # opened but not started: do not leak the PortAudio stream
-            raise AudioError(f"could not start the audio input device ({e}); use --text") from e
+        stream = _started(
+            self._sd.InputStream,
+            "input",
+            samplerate=MODEL_RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=self.block,
+            device=self.device,
+            callback=callback,
+            finished_callback=finished,
+        )
         wait = START_SECONDS
         try:
             while True:
@@ -255,22 +264,16 @@ class SoundDeviceOutput:
             if self._stop.is_set() or position >= len(samples):
                 raise self._sd.CallbackStop
 
-        try:
-            stream = self._sd.OutputStream(
-                samplerate=audio.sample_rate,
-                channels=1,
-                dtype="float32",
-                device=self.device,
-                callback=callback,
-                finished_callback=done.set,
-            )
-        except Exception as e:  # PortAudio raises its own error types
-            raise AudioError(f"could not open the audio output device ({e}); use --text") from e
-        try:
-            stream.start()
-        except Exception as e:
-            _close_quietly(stream)  # opened but not started: do not leak the PortAudio stream
-            raise AudioError(f"could not start the audio output device ({e}); use --text") from e
+        stream = _started(
+            self._sd.OutputStream,
+            "output",
+            samplerate=audio.sample_rate,
+            channels=1,
+            dtype="float32",
+            device=self.device,
+            callback=callback,
+            finished_callback=done.set,
+        )
         try:
             while not done.wait(0.05):
                 if self._stop.is_set():
