@@ -41,6 +41,7 @@ second from seeded generators instead of a 260 MB table (the same role: repeatab
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -863,7 +864,8 @@ class HiFTVocoder(nn.Module):
         )
         last = c.base_channels // 2 ** len(c.upsample_rates)
         self.conv_post = _CausalConv(last, c.n_fft + 2, 7)
-        self.f0_predictor = _F0Predictor(c.mel_bins, c.f0_channels)
+        # f0 in float64: the official code notes causal inference needs that precision
+        self.f0_predictor = _F0Predictor(c.mel_bins, c.f0_channels).double()
         self.window = torch.hann_window(c.n_fft, periodic=True)
 
     @torch.inference_mode()
@@ -871,7 +873,7 @@ class HiFTVocoder(nn.Module):
         """Samples (1, n) for ``mel`` (1, 80, T); 480 per frame when ``finalize``, else the last
         frames are look-ahead and their samples are not returned yet."""
         c = self.c
-        f0 = self.f0_predictor.to(torch.float64)(mel.double(), finalize).to(mel.dtype)
+        f0 = self.f0_predictor(mel.double(), finalize).to(mel.dtype)
         f0_audio = f0.repeat_interleave(self.samples_per_frame, dim=1).unsqueeze(-1)
         source = self.m_source(f0_audio).squeeze(-1)
         if not finalize:
@@ -991,15 +993,23 @@ def _mel_filters(n_fft: int, bins: int, rate: int, fmin: float, fmax: float) -> 
     return torch.from_numpy(np.asarray(filters, np.float32).T)
 
 
+@functools.cache
+def _whisper_extractor(bins: int) -> Any:
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(feature_size=bins)  # type: ignore[no-untyped-call]
+
+
 def whisper_log_mel(samples: np.ndarray, bins: int = 128) -> torch.Tensor:
-    """Whisper's log-mel of 16 kHz audio (no padding to 30 s): (1, bins, frames at 100 Hz)."""
-    audio = torch.from_numpy(np.asarray(samples, np.float32))
-    spec = torch.stft(audio, 400, 160, window=torch.hann_window(400), return_complex=True)
-    power = spec[:, :-1].abs() ** 2
-    mel = _mel_filters(400, bins, 16000, 0.0, 8000.0) @ power
-    log = torch.clamp(mel, min=1e-10).log10()
-    log = torch.maximum(log, log.max() - 8.0)
-    return ((log + 4.0) / 4.0).unsqueeze(0)
+    """Whisper's log-mel of 16 kHz audio, (1, bins, frames at 100 Hz): transformers' extractor
+    (the one Fun-Audio-Chat's processor uses), without its padding to 30 s."""
+    features = _whisper_extractor(bins)(
+        np.asarray(samples, np.float32),
+        sampling_rate=16000,
+        padding="longest",
+        return_tensors="np",
+    )["input_features"]
+    return torch.from_numpy(features)
 
 
 def kaldi_fbank(samples: np.ndarray, bins: int = 80, rate: int = 16000) -> torch.Tensor:

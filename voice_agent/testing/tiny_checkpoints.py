@@ -377,7 +377,9 @@ def write_tiny_cosyvoice3(directory: str | Path, *, seed: int = 0) -> Path:
                 p.mul_(0.1)
     torch.save({k: v.clone() for k, v in lm.state_dict().items()}, out / "llm.pt")
     torch.save({k: v.clone() for k, v in flow.state_dict().items()}, out / "flow.pt")
-    torch.save(_weight_normed(hift.state_dict()), out / "hift.pt")
+    # float32 throughout, as the released file (we keep the f0 predictor in float64 at run time)
+    vocoder = {k: v.float() for k, v in hift.state_dict().items()}
+    torch.save(_weight_normed(vocoder), out / "hift.pt")
     _onnx_models(out)
     return out
 
