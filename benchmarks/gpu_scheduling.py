@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,33 +47,27 @@ class Models:
             write_tiny_cosyvoice3(root / "cv3"), device="cpu", prompt_wav=HOME / "add_milk.wav"
         )
         self.audio = load_audio(HOME / "add_milk.wav")
-        self.lock = threading.Lock()  # only used by the one-after-another baseline
+        self.lock = asyncio.Lock()  # only used by the one-after-another baseline
         self.serial = False
+
+    def turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """The one-after-another baseline holds one lock around each model's work."""
+        return self.lock if self.serial else contextlib.nullcontext()
 
     async def understand(self) -> dict[str, float]:
         start = time.perf_counter()
-        if self.serial:
-            await asyncio.to_thread(self.lock.acquire)
-        try:
+        async with self.turn():
             # a new recording each time, as in a live loop (the encoder runs every turn)
             audio = Audio(samples=self.audio.samples.copy(), sample_rate=self.audio.sample_rate)
             await self.fac.complete(UnderstandingRequest(audio=audio))
-        finally:
-            if self.serial:
-                self.lock.release()
         return {"understand_s": time.perf_counter() - start}
 
     async def speak(self) -> dict[str, float]:
         start = time.perf_counter()
         first = None
-        if self.serial:
-            await asyncio.to_thread(self.lock.acquire)
-        try:
+        async with self.turn():
             async for _ in self.tts.synthesize(SENTENCE, TTSInstruction(emotion="happy")):
                 first = first or time.perf_counter() - start
-        finally:
-            if self.serial:
-                self.lock.release()
         return {"first_audio_s": first or 0.0, "speak_s": time.perf_counter() - start}
 
 
