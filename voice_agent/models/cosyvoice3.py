@@ -953,7 +953,7 @@ def _load_state(module: nn.Module, path: Path, *, strip: str = "") -> int:
     state = fold_weight_norm({k.removeprefix(strip): v for k, v in raw.items()})
     own = module.state_dict()
     unknown = sorted(set(state) - set(own))
-    optional = ("lm_head.weight", "rotary_embed.inv_freq", "rotary_emb.inv_freq")
+    optional = ("lm_head.weight", "rotary_embed.inv_freq")
     missing = sorted(k for k in set(own) - set(state) if not k.endswith(optional))
     if unknown or missing:
         raise ModelLoadError(
