@@ -30,6 +30,16 @@ def words(text: str) -> list[str]:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch == " ").split()
 
 
+def word_errors(heard: list[str], expected: list[str]) -> int:
+    """Word-level edit distance (substitutions, deletions, insertions)."""
+    row = list(range(len(expected) + 1))
+    for i, word in enumerate(heard, 1):
+        previous, row[0] = row[0], i
+        for j, want in enumerate(expected, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != want))
+    return row[-1]
+
+
 @pytest.mark.parametrize("voice", ["piper", "espeak"])
 async def test_voices_are_transcribed_back(
     voice: str, piper: PiperTTS, espeak: EspeakTTS, whisper: WhisperASR
@@ -39,8 +49,9 @@ async def test_voices_are_transcribed_back(
     transcript = await whisper.transcribe(audio)
     expected = words("turn on the kitchen lights then lock the back door")
     heard = words(transcript.text)
-    assert len(heard) == len(expected)
-    assert sum(a != b for a, b in zip(heard, expected, strict=True)) <= 1  # espeak's "then"
+    # Piper samples its durations afresh each time, so the audio differs between runs: one
+    # word wrong, missing or extra is allowed (espeak's "then" is often heard as "than").
+    assert word_errors(heard, expected) <= 1, transcript.text
     assert transcript.words[0].start < transcript.words[-1].end <= audio.duration + 0.5
 
 

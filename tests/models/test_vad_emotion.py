@@ -50,6 +50,20 @@ def test_pitch_and_energy_features() -> None:
         assert abs(features.energy_db - 20 * np.log10(0.3 / np.sqrt(2))) < 1.0
 
 
+def test_a_fading_fundamental_does_not_widen_the_pitch_range() -> None:
+    """A steady 110 Hz voice whose fundamental and odd harmonics fade for a third of the time
+    (what the tracker then sees repeats every half period, as in some Piper frames): the pitch
+    range must stay that of a monotone voice, not jump by an octave."""
+    t = np.arange(16_000) / 16_000
+    full = sum(np.sin(2 * np.pi * 110 * k * t) / k for k in range(1, 6))
+    even = sum(np.sin(2 * np.pi * 110 * k * t) / k for k in (2, 4))
+    samples = np.where((t > 0.3) & (t < 0.65), even, full)
+    voice = Audio(samples=(0.2 * samples).astype(np.float32), sample_rate=16_000)
+    features = prosody_features(voice)
+    assert abs(features.pitch_hz - 110) < 4
+    assert features.pitch_range_st < 2
+
+
 @pytest.mark.parametrize(
     ("text", "prosody", "label"),
     [
