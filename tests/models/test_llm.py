@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Literal
 
 import pytest
+import structlog
 
 from voice_agent import ToolRegistry, tool
 from voice_agent.evals.bfcl import load_category
@@ -123,3 +125,25 @@ async def test_warm_up_caches_the_prefix(llm: LlamaCppLLM) -> None:
         UnderstandingRequest(text="Set the heating to 19 degrees", tools=tools)
     )
     assert HOME.parse(output)[0].arguments == {"celsius": 19}
+
+
+async def test_barge_in_stops_generation_and_turns_never_share_the_context(
+    llm: LlamaCppLLM,
+) -> None:
+    """A reply abandoned mid-stream (barge-in) must stop at its next token and must not mix
+    into the next turn; two turns at once must queue, not interleave (which aborted the
+    process before the context lock)."""
+    question = UnderstandingRequest(text="What is two plus two?")
+    story = UnderstandingRequest(text="Tell me a long story about a lighthouse keeper.")
+    alone = await llm.complete(question)
+    with structlog.testing.capture_logs() as logs:
+        stream = llm.stream(story)
+        async for _ in stream:
+            break
+        await stream.aclose()
+        after = await llm.complete(question)
+    assert after == alone
+    [stopped] = [entry for entry in logs if entry["event"] == "llm.stopped"]
+    assert stopped["tokens"] <= 3
+    both = await asyncio.gather(llm.complete(story), llm.complete(question))
+    assert both[1] == alone

@@ -96,6 +96,10 @@ class LlamaCppLLM:
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # One llama.cpp context holds one sequence: two generations at once (a turn started
+        # while a barged-in one is still finishing in its thread) interleave their tokens and
+        # abort the process. Everything that touches the context takes this lock.
+        self._busy = threading.Lock()
 
     def load(self) -> None:
         """Assemble and load the model now (otherwise on first use)."""
@@ -169,34 +173,48 @@ class LlamaCppLLM:
         return self._grammars[key]
 
     def _run(
-        self, prompt: str, tools: Sequence[Mapping[str, Any]], on_token: Any, choice: str = "auto"
+        self,
+        prompt: str,
+        tools: Sequence[Mapping[str, Any]],
+        on_token: Callable[[str], None],
+        choice: str = "auto",
+        stopped: Callable[[], bool] = lambda: False,
     ) -> str:
+        """Generate with the context to ourselves; ``stopped()`` (barge-in) ends it at the
+        next token, so the next turn waits one token, not the rest of an unwanted reply."""
         self.load()
         grammar = self._grammar(tools, choice) if self.use_grammar else None
-        pieces = []
-        try:
-            for chunk in self._llm.create_completion(
+        pieces: list[str] = []
+        with self._busy:
+            completion = self._llm.create_completion(
                 prompt,
                 max_tokens=self.max_tokens,
                 temperature=0.0,
                 stream=True,
                 grammar=grammar,
                 stop=["<|im_end|>", "<|endoftext|>"],
-            ):
-                text = chunk["choices"][0]["text"]
-                if text:
-                    pieces.append(text)
-                    on_token(text)
-        except (ValueError, RuntimeError) as e:
-            raise BackendError(f"llama.cpp generation failed: {e}", retryable=False) from e
-        return "".join(pieces)
+            )
+            try:
+                for chunk in completion:
+                    if stopped():
+                        log.info("llm.stopped", tokens=len(pieces))
+                        break
+                    text = chunk["choices"][0]["text"]
+                    if text:
+                        pieces.append(text)
+                        on_token(text)
+            except (ValueError, RuntimeError) as e:
+                raise BackendError(f"llama.cpp generation failed: {e}", retryable=False) from e
+            finally:
+                completion.close()  # a stopped generator is finished here, not by the GC later
+            return "".join(pieces)
 
     async def stream(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The reply token by token; generation runs in a worker thread."""
         prompt = self.prompt(request)
 
         def run(push: Callable[[str], None], stopped: Callable[[], bool]) -> None:
-            self._run(prompt, request.tools, push, request.tool_choice)
+            self._run(prompt, request.tools, push, request.tool_choice, stopped)
 
         async for token in stream_from_thread(run):
             yield token
@@ -219,19 +237,21 @@ class LlamaCppLLM:
             self.load()
             self._grammar(tools)
             tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
-            self._llm.reset()
-            self._llm.eval(tokens)
+            with self._busy:
+                self._llm.reset()
+                self._llm.eval(tokens)
 
         await asyncio.to_thread(run)
 
     def close(self) -> None:
         """Free the model's memory; it loads again on next use."""
-        with self._lock:
+        with self._lock, self._busy:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
 
     def reset_cache(self) -> None:
         """Forget the cached key/value prefix (for measuring cold turns)."""
-        if self._llm is not None:
-            self._llm.reset()
+        with self._busy:
+            if self._llm is not None:
+                self._llm.reset()
