@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from voice_agent.audio import AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.models.cosyvoice import CosyVoiceTTS, instruct_text
 from voice_agent.models.protocols import EmotionEstimate, TTSInstruction
@@ -74,6 +75,9 @@ async def test_chunks_stream_at_24_khz(tmp_path: Path) -> None:
             "stream": True,
         }
     ]
+    with pytest.raises(AudioError, match="empty"):  # as every other voice says it
+        [c async for c in tts.synthesize("  ")]
+    assert len(runtime.calls) == 1
 
 
 async def test_missing_model_or_package_is_a_clear_error(tmp_path: Path) -> None:

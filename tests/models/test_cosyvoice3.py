@@ -4,6 +4,7 @@ real loader and runs the real LM → flow → vocoder path on the CPU. Only the 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -206,8 +207,9 @@ def test_streaming_reuses_what_was_already_computed(model: CosyVoice3) -> None:
 
 def test_instruct2_speaks_whole_and_streamed(model: CosyVoice3) -> None:
     text = "Turn on the kitchen light, please. Then add milk to the shopping list, two of them."
-    whole = list(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=False))
-    streamed = list(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=True))
+    say = functools.partial(model.inference_instruct2, text_frontend=False)
+    whole = list(say(text, INSTRUCT, str(PROMPT), stream=False))
+    streamed = list(say(text, INSTRUCT, str(PROMPT), stream=True))
     assert len(whole) == 1 and len(streamed) >= 2
     a = whole[0]["tts_speech"]
     b = torch.cat([c["tts_speech"] for c in streamed], dim=1)
@@ -215,10 +217,27 @@ def test_instruct2_speaks_whole_and_streamed(model: CosyVoice3) -> None:
     assert a.shape == b.shape == (1, len(tokens) * 960)  # 40 ms of 24 kHz audio per token
     assert torch.isfinite(b).all() and float(b.abs().max()) <= 0.99
     assert float(b.pow(2).mean()) > 0
-    slow = next(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=False, speed=0.5))
+    slow = next(say(text, INSTRUCT, str(PROMPT), stream=False, speed=0.5))
     assert abs(slow["tts_speech"].shape[1] - 2 * a.shape[1]) <= 960 * 2
     with pytest.raises(ValueError, match="whole replies"):
         next(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=True, speed=0.5))
+
+
+def test_the_text_frontend_speaks_sentence_by_sentence_with_numbers_in_words(
+    model: CosyVoice3,
+) -> None:
+    text = "Set the heating to 21.5 degrees. Done!"
+    chunks = list(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=False))
+    said = ["Set the heating to twenty-one point five degrees.", "Done!"]
+    assert [c["tts_speech"].shape[1] for c in chunks] == [
+        len(list(model.speech_tokens(sentence, INSTRUCT))) * 960 for sentence in said
+    ]
+    stop = False
+    speech = model.inference_instruct2(text, INSTRUCT, str(PROMPT), stopped=lambda: stop)
+    first = next(speech)
+    stop = True  # barge-in while the first sentence plays
+    assert first["tts_speech"].shape == chunks[0]["tts_speech"].shape
+    assert list(speech) == [], "the second sentence is not started after a stop"
 
 
 def test_generation_stops_when_asked(model: CosyVoice3) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice_agent.audio import Audio
+from voice_agent.audio import Audio, AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._threads import stream_from_thread
@@ -187,7 +187,7 @@ class CosyVoiceTTS:
     ) -> AsyncIterator[AudioChunk]:
         """Speak ``text`` as ``instruction`` says; chunks arrive as CosyVoice makes them."""
         if not text.strip():
-            return
+            raise AudioError("nothing to say: the text is empty")
 
         def run(emit: Callable[[np.ndarray], None], stopped: Callable[[], bool]) -> None:
             runtime = self.load()

@@ -29,6 +29,10 @@ prompt tokens (``speech_tokenizer_v3.onnx`` over a 128-bin Whisper log-mel), its
 run in onnxruntime. In instruct mode, as in the official ``inference_instruct2``, the LM sees the
 instruction text and no prompt tokens.
 
+Text is prepared as the official frontend's default does in spirit (``text_frontend=True``):
+English numbers become words ("21.5" → "twenty-one point five") and the text is spoken sentence
+by sentence; Chinese numbers are left as written (the official code uses wetext for those).
+
 Streaming follows the official schedule: a first hop of 25 tokens (padded so the prompt and the
 first hop fill whole 25-token chunks), hops doubling up to 100, 3 tokens of look-ahead; each hop
 re-runs the flow and vocoder over everything so far and emits only the new samples.
@@ -60,6 +64,7 @@ from voice_agent.audio import load_audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._device import ModelStream, resolve_device
+from voice_agent.models._text import sentences, spell_numbers
 
 __all__ = [
     "CausalFlow",
@@ -1220,38 +1225,55 @@ class CosyVoice3:
         stopped: Callable[[], bool] = lambda: False,
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Speech for ``tts_text`` as ``instruct_text`` asks, in the voice of ``prompt_wav``:
-        ``{"tts_speech": (1, n) float tensor}`` chunks at 24 kHz (one when not streaming)."""
-        del zero_shot_spk_id, text_frontend  # the official signature; no speaker table here
+        ``{"tts_speech": (1, n) float tensor}`` chunks at 24 kHz.
+
+        With ``text_frontend`` (the official default) English numbers are written out as words
+        and each sentence is synthesized in turn, so the first sentence is heard while the next
+        is made and the LM never sees a paragraph; without streaming each sentence is one chunk.
+        """
+        del zero_shot_spk_id  # the official signature; no speaker table here
         if stream and speed != 1.0:
             raise ValueError("speed ≠ 1 works only on whole replies (stream=False)")
+        pieces = sentences(spell_numbers(tts_text)) if text_frontend else [tts_text]
         # One synthesis at a time per loaded model, on the model's own CUDA stream (so the
         # understanding model on the same GPU is not queued behind the flow and vocoder).
         with self._lock, self._stream():
             prompt = self.speaker_prompt(prompt_wav)
-            state: dict[str, Any] = {"offset": 0}
-            tokens: list[int] = []
-            lookahead = self.config.pre_lookahead_len
-            hop = TOKEN_HOP
-            # The first hop is padded so prompt + first hop fill whole chunks of the DiT's mask.
-            pad = -prompt.tokens.shape[1] % TOKEN_HOP
-            for token in self.speech_tokens(tts_text, instruct_text, stopped):
-                tokens.append(token)
-                this_hop = hop + pad if state["offset"] == 0 else hop
-                if stream and len(tokens) - state["offset"] >= this_hop + lookahead:
-                    chunk = tokens[: state["offset"] + this_hop + lookahead]
-                    audio = self.token2wav(chunk, prompt, state, streaming=True, finalize=False)
-                    state["offset"] += this_hop
-                    hop = min(MAX_TOKEN_HOP, hop * 2)
-                    yield {"tts_speech": audio.cpu()}
-            if stopped():
-                return
-            if not tokens:
-                return
-            # The last piece with full attention, as the official code does.
-            audio = self.token2wav(
-                tokens, prompt, state, streaming=False, finalize=True, speed=speed
-            )
-            yield {"tts_speech": audio.cpu()}
+            for piece in pieces:
+                if stopped():
+                    return
+                yield from self._sentence(piece, instruct_text, prompt, stream, speed, stopped)
+
+    def _sentence(
+        self,
+        text: str,
+        instruct_text: str,
+        prompt: SpeakerPrompt,
+        stream: bool,
+        speed: float,
+        stopped: Callable[[], bool],
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """One sentence: streaming hops while its speech tokens come, then the rest."""
+        state: dict[str, Any] = {"offset": 0}
+        tokens: list[int] = []
+        lookahead = self.config.pre_lookahead_len
+        hop = TOKEN_HOP
+        # The first hop is padded so prompt + first hop fill whole chunks of the DiT's mask.
+        pad = -prompt.tokens.shape[1] % TOKEN_HOP
+        for token in self.speech_tokens(text, instruct_text, stopped):
+            tokens.append(token)
+            this_hop = hop + pad if state["offset"] == 0 else hop
+            if stream and len(tokens) - state["offset"] >= this_hop + lookahead:
+                chunk = tokens[: state["offset"] + this_hop + lookahead]
+                audio = self.token2wav(chunk, prompt, state, streaming=True, finalize=False)
+                state["offset"] += this_hop
+                hop = min(MAX_TOKEN_HOP, hop * 2)
+                yield {"tts_speech": audio.cpu()}
+        if stopped() or not tokens:
+            return
+        # The last piece with full attention, as the official code does.
+        audio = self.token2wav(tokens, prompt, state, streaming=False, finalize=True, speed=speed)
+        yield {"tts_speech": audio.cpu()}
 
 
 def _onnx_session(path: Path, device: str) -> Any:

