@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ class LlamaCppLLM:
                 completion.close()  # a stopped generator is finished here, not by the GC later
             return "".join(pieces)
 
-    async def stream(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The reply token by token; generation runs in a worker thread."""
         prompt = self.prompt(request)
 
