@@ -59,8 +59,14 @@ class CascadeUnderstanding:
         if stream is None:
             yield await self.llm.complete(request)
             return
-        async for token in stream(request):
-            yield token
+        tokens = stream(request)
+        try:
+            async for token in tokens:
+                yield token
+        finally:  # a consumer that stops early (barge-in) stops the generation now, not at GC
+            close = getattr(tokens, "aclose", None)
+            if close is not None:
+                await close()
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Transcribe (for speech), then ask the LLM."""
