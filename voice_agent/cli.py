@@ -32,13 +32,12 @@ app.add_typer(eval_app, name="eval")
 console = Console()
 err = Console(stderr=True)
 
-ToolsPath = Annotated[
-    str,
-    typer.Argument(
-        help="A Python file or module with @tool functions "
-        "or LangChain tools, or an OpenAPI .yaml/.json spec."
-    ),
-]
+_TOOLS_HELP = (
+    "A Python file or module with @tool functions or LangChain tools, "
+    "or an OpenAPI .yaml/.json spec."
+)
+ToolsPath = Annotated[str, typer.Argument(help=_TOOLS_HELP)]
+ToolsOption = Annotated[str, typer.Option("--tools", help=_TOOLS_HELP)]
 BaseUrl = Annotated[str | None, typer.Option(help="Base URL for an OpenAPI spec's requests.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -561,9 +560,7 @@ def _print_turn(turn: dict[str, Any]) -> None:
 @app.command("run")
 def run_turn(
     audio: Annotated[Path, typer.Option("--audio", help="The spoken request (WAV, FLAC, …).")],
-    tools: Annotated[
-        str, typer.Option("--tools", help="Python file/module with tools, or an OpenAPI spec.")
-    ],
+    tools: ToolsOption,
     profile: ProfileOption = "cpu-default",
     out: Annotated[Path | None, typer.Option("--out", help="Save the spoken reply here.")] = None,
     as_json: JsonFlag = False,
@@ -602,9 +599,7 @@ def run_turn(
 
 @app.command("chat")
 def chat(
-    tools: Annotated[
-        str, typer.Option("--tools", help="Python file/module with tools, or an OpenAPI spec.")
-    ],
+    tools: ToolsOption,
     text: Annotated[
         bool,
         typer.Option(
