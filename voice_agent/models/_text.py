@@ -42,6 +42,10 @@ _ORDINAL_WORDS = {
 }
 
 
+def _digit_by_digit(digits: str) -> str:
+    return " ".join(_ONES[int(d)] for d in digits)
+
+
 def _under_thousand(n: int) -> str:
     words = []
     if n >= 100:
@@ -56,7 +60,7 @@ def _under_thousand(n: int) -> str:
 
 def _cardinal(n: int) -> str:
     if n >= 10**15:  # beyond what anyone says as words: read digit by digit
-        return " ".join(_ONES[int(d)] for d in str(n))
+        return _digit_by_digit(str(n))
     words = []
     for size, name in _SCALES:
         if n >= size:
@@ -81,7 +85,8 @@ def _ordinal(n: int) -> str:
 
 
 _NUMBER = re.compile(
-    r"(?<![\w.:])(?<!\d-)(?P<sign>-)?(?P<cur>[$€£])?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
+    r"(?<![\w.:])(?<!\d-)(?P<sign>-)?(?P<cur>[$€£])?"
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
     r"(?:(?P<ord>st|nd|rd|th)\b|(?P<pct>%))?(?![\w:])(?!\.\d)(?!-\d)"
 )
 """A number standing alone. Digits joined by dots, dashes or colons to more digits (a version
@@ -91,10 +96,10 @@ _TIME = re.compile(r"(?<![\w.:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\w:])")
 
 
 def _time(match: re.Match[str]) -> str:
-    hours, minutes = _cardinal(int(match["h"])), int(match["m"])
+    hour, minutes = int(match["h"]), int(match["m"])
     if minutes == 0:
-        return f"{hours} hundred" if int(match["h"]) > 12 else f"{hours} o'clock"
-    return f"{hours} {'oh ' if minutes < 10 else ''}{_cardinal(minutes)}"
+        return f"{_cardinal(hour)} hundred" if hour > 12 else f"{_cardinal(hour)} o'clock"
+    return f"{_cardinal(hour)} {'oh ' if minutes < 10 else ''}{_cardinal(minutes)}"
 
 
 _CURRENCIES = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny")}
@@ -109,7 +114,7 @@ def _money(match: re.Match[str]) -> str:
         plural = "pence" if cent == "penny" else "cents"
         words += f" and {_cardinal(cents)} {cent if cents == 1 else plural}"
     elif frac and int(frac):
-        words = f"{_cardinal(whole)} point {' '.join(_ONES[int(d)] for d in frac)} {unit}s"
+        words = f"{_cardinal(whole)} point {_digit_by_digit(frac)} {unit}s"
     return ("minus " if match["sign"] else "") + words
 
 
@@ -120,11 +125,11 @@ def _spoken(match: re.Match[str]) -> str:
     if match["ord"] and not match["frac"]:
         return _ordinal(int(digits))
     if len(digits) > 1 and digits.startswith("0"):  # a code such as 007: digit by digit
-        words = " ".join(_ONES[int(d)] for d in digits)
+        words = _digit_by_digit(digits)
     else:
         words = _cardinal(int(digits))
     if match["frac"]:
-        words += " point " + " ".join(_ONES[int(d)] for d in match["frac"])
+        words += " point " + _digit_by_digit(match["frac"])
     if match["sign"]:
         words = "minus " + words
     if match["pct"]:
