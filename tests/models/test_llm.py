@@ -147,3 +147,61 @@ async def test_barge_in_stops_generation_and_turns_never_share_the_context(
     assert stopped["tokens"] <= 3
     both = await asyncio.gather(llm.complete(story), llm.complete(question))
     assert both[1] == alone
+
+
+def _events(logs: list[dict[str, object]], name: str) -> list[dict[str, object]]:
+    return [entry for entry in logs if entry["event"] == name]
+
+
+async def test_a_change_of_style_keeps_the_cached_tools_prefix(llm: LlamaCppLLM) -> None:
+    """The reply style changes per turn (the emotion policy); the system + tools block must
+    not be read again when it does (it cost ~10 s per turn when the style came before it)."""
+    tools = [t.schema for t in HOME]
+    calm, warm = "When you answer in words: be brief.", "When you answer in words: be warm."
+    prompts = [
+        llm.prompt(UnderstandingRequest(text="Lights off in the office", tools=tools, system=s))
+        for s in (calm, warm)
+    ]
+    prefix = llm.prefix(tools)
+    assert all(p.startswith(prefix) for p in prompts)
+    assert llm._llm is not None
+    ids = [llm._llm.tokenize(p.encode(), add_bos=False, special=True) for p in prompts]
+    head = llm._llm.tokenize(prefix.encode(), add_bos=False, special=True)
+    assert ids[0][: len(head)] == head == ids[1][: len(head)]
+    await llm.warm_up(tools)
+    with structlog.testing.capture_logs() as logs:
+        for style in (calm, warm, calm):
+            request = UnderstandingRequest(
+                text="Lights off in the office", tools=tools, system=style
+            )
+            assert HOME.parse(await llm.complete(request))[0].name == "set_light"
+    assert _events(logs, "llm.prefix_evaluated") == []
+    assert _events(logs, "llm.prefix_state_loaded") == []
+
+
+async def test_the_prefix_state_on_disk_starts_a_new_process_warm(tmp_path: Path) -> None:
+    """A second model (as in a new process) restores the saved prefix instead of evaluating
+    it and answers the same; a corrupt or cut-short file is ignored and rebuilt."""
+    tools = [t.schema for t in HOME]
+    request = UnderstandingRequest(text="Set the heating to 19 degrees", tools=tools)
+
+    async def fresh_answer() -> tuple[str, list[dict[str, object]]]:
+        model = LlamaCppLLM(prefix_dir=tmp_path)
+        with structlog.testing.capture_logs() as logs:
+            answer = await model.complete(request)
+        model.close()
+        return answer, logs
+
+    first, logs = await fresh_answer()
+    assert _events(logs, "llm.prefix_evaluated") and _events(logs, "llm.prefix_state_saved")
+    [state] = list(tmp_path.glob("*.state"))  # noqa: ASYNC240
+    second, logs = await fresh_answer()
+    assert second == first
+    assert _events(logs, "llm.prefix_state_loaded") and not _events(logs, "llm.prefix_evaluated")
+    good = state.read_bytes()
+    for damaged in (good[: len(good) // 2], good[:-100] + bytes(100), b"not a state"):
+        state.write_bytes(damaged)
+        again, logs = await fresh_answer()
+        assert again == first
+        assert _events(logs, "llm.prefix_state_ignored"), "a damaged file must not be trusted"
+        assert _events(logs, "llm.prefix_evaluated") and state.read_bytes() == good

@@ -101,8 +101,8 @@ class UnderstandingRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     """OpenAI-format function dicts (``Tool.schema``)."""
     system: str | None = None
-    """Extra system instructions for the conversation (the reply style from the policies);
-    they join the system prompt, whose cached prefix is reused while they stay the same."""
+    """Instructions for this turn (the reply style the policies chose). They close the system
+    message after the tools block, so the cached system + tools prefix survives a change."""
     instructions: str | None = None
     """Instructions for this step only, placed after the history (e.g. "report the results")."""
     tool_choice: Literal["auto", "none", "required"] = "auto"

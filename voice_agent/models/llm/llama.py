@@ -29,12 +29,13 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_agent.chat_format import chatml, qwen_system_prompt
+from voice_agent.chat_format import IM_END, IM_START, chatml, qwen_system_prompt
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
-from voice_agent.models._weights import PackagedFile, SplitWeight
+from voice_agent.models._weights import PackagedFile, SplitWeight, cache_dir
+from voice_agent.models.llm._prefix import PrefixStore, prefix_key
 from voice_agent.models.protocols import UnderstandingRequest
 
 __all__ = ["DEFAULT_SYSTEM", "QWEN_CODER_05B", "LlamaCppLLM", "tool_call_grammar"]
@@ -74,6 +75,10 @@ class LlamaCppLLM:
             of llama-cpp-python).
         grammar: constrain replies to schema-valid calls or plain words.
         max_tokens: longest reply.
+        system: the fixed system text before the tools block.
+        persist_prefix: keep the evaluated system + tools prefix on disk, so the next process
+            starts warm (see :class:`PrefixStore`).
+        prefix_dir: where those states go (default ``<cache>/llama-prefix``).
     """
 
     name = "llama.cpp"
@@ -88,11 +93,20 @@ class LlamaCppLLM:
         grammar: bool = True,
         max_tokens: int = 384,
         system: str = DEFAULT_SYSTEM,
+        persist_prefix: bool = True,
+        prefix_dir: str | Path | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.context, self.threads = context, threads or os.cpu_count() or 2
         self.device, self.use_grammar, self.max_tokens = device, grammar, max_tokens
         self.system = system
+        self.prefix_store = (
+            PrefixStore(Path(prefix_dir) if prefix_dir else cache_dir() / "llama-prefix")
+            if persist_prefix
+            else None
+        )
+        self._model_id = ""
+        self._prefix_tokens: dict[str, list[int]] = {}
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -116,6 +130,7 @@ class LlamaCppLLM:
             path = self.model_path or QWEN_CODER_05B.assemble()
             if not path.is_file():
                 raise ModelLoadError(f"no model file at {path}")
+            self._model_id = _model_id(path, None if self.model_path else QWEN_CODER_05B)
             gpu_layers = -1 if self.device == "cuda" else 0
             start = time.perf_counter()
             try:
@@ -139,22 +154,34 @@ class LlamaCppLLM:
                 seconds=round(time.perf_counter() - start, 2),
             )
 
-    def prompt(self, request: UnderstandingRequest) -> str:
-        """The ChatML prompt for a request: system (+ style) and tools, history, the user's turn,
-        then the step's own instructions as a last system message.
+    def prefix(self, tools: Sequence[Mapping[str, Any]]) -> str:
+        """The opening of every prompt with these tools: the system text and the tools block,
+        with the system message left open.
 
-        The order keeps the long system + tools prefix, and the history after it, identical
-        from turn to turn while the style stays the same, so llama.cpp reuses their cached keys
-        and values; instructions that change every step come last.
+        Nothing in it changes from turn to turn, so llama.cpp evaluates it once per tool set,
+        and :class:`PrefixStore` keeps its state on disk for the next process. It ends on the
+        tools footer's ``</tool_call>``, a special token, so the prompt's tokens always begin
+        with the prefix's tokens.
         """
-        system = f"{self.system}\n\n{request.system}" if request.system else self.system
-        turns: list[tuple[str, str]] = [("system", qwen_system_prompt(system, request.tools))]
-        turns += [(m.role, m.content) for m in request.history]
+        return f"{IM_START}system\n{qwen_system_prompt(self.system, tools)}"
+
+    def prompt(self, request: UnderstandingRequest) -> str:
+        """The ChatML prompt for a request: the fixed prefix, then the turn's reply style closing
+        the same system message, the history, the user's turn, and a step's instructions as a
+        last system message.
+
+        The style stays in the system message (after the tools) because the 0.5B model stops
+        calling tools when it comes as a separate message: measured with "Please unlock the
+        front door.", answered in words instead of a call. After the prefix, a change of
+        style costs the few tokens after it, not a re-read of every tool.
+        """
+        style = f"\n\n{request.system}" if request.system else ""
+        turns: list[tuple[str, str]] = [(m.role, m.content) for m in request.history]
         if request.text is not None:
             turns.append(("user", request.text))
         if request.instructions:
             turns.append(("system", request.instructions))
-        return chatml(turns)
+        return f"{self.prefix(request.tools)}{style}{IM_END}\n{chatml(turns)}"
 
     def _grammar(self, tools: Sequence[Mapping[str, Any]], choice: str = "auto") -> Any:
         key = choice + json.dumps(list(tools), sort_keys=True)
@@ -186,6 +213,7 @@ class LlamaCppLLM:
         grammar = self._grammar(tools, choice) if self.use_grammar else None
         pieces: list[str] = []
         with self._busy:
+            self._hold_prefix(self.prefix(tools))
             completion = self._llm.create_completion(
                 prompt,
                 max_tokens=self.max_tokens,
@@ -228,20 +256,44 @@ class LlamaCppLLM:
     async def warm_up(
         self, tools: Sequence[Mapping[str, Any]] = (), system: str | None = None
     ) -> None:
-        """Load, compile the grammar and evaluate the system + tools prefix now, so that the
-        first spoken turn costs ~1 s instead of ~10 s (measured: benchmarks/models_cpu.py)."""
-        request = UnderstandingRequest(text=None, tools=tools, system=system)
-        prefix = self.prompt(request).removesuffix("<|im_start|>assistant\n")
+        """Load, compile the grammar and bring the system + tools prefix into the context now
+        (from disk when an earlier process saved it), so the first turn costs ~1 s, not ~10 s.
+
+        ``system`` is accepted for callers of the older signature; per-turn text is never part
+        of the prefix any more.
+        """
 
         def run() -> None:
             self.load()
             self._grammar(tools)
-            tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
             with self._busy:
-                self._llm.reset()
-                self._llm.eval(tokens)
+                self._hold_prefix(self.prefix(tools))
 
         await asyncio.to_thread(run)
+
+    def _hold_prefix(self, prefix: str) -> None:
+        """Make the context start with ``prefix``: kept if it is there, else restored from
+        disk, else evaluated (and saved). Call with ``_busy`` held."""
+        tokens = self._prefix_tokens.get(prefix)
+        if tokens is None:
+            tokens = self._llm.tokenize(prefix.encode(), add_bos=False, special=True)
+            self._prefix_tokens = {prefix: tokens}  # one tool set at a time is the usual case
+        held = self._llm.n_tokens
+        if held >= len(tokens) and self._llm.input_ids[: len(tokens)].tolist() == tokens:
+            return
+        key = prefix_key(self._model_id, self.context, prefix) if self.prefix_store else ""
+        if self.prefix_store is not None and self.prefix_store.restore(self._llm, key, tokens):
+            return
+        start = time.perf_counter()
+        self._llm.reset()
+        self._llm.eval(tokens)
+        log.info(
+            "llm.prefix_evaluated",
+            tokens=len(tokens),
+            seconds=round(time.perf_counter() - start, 2),
+        )
+        if self.prefix_store is not None:
+            self.prefix_store.save(self._llm, key, tokens)
 
     def close(self) -> None:
         """Free the model's memory; it loads again on next use."""
@@ -255,3 +307,13 @@ class LlamaCppLLM:
         with self._busy:
             if self._llm is not None:
                 self._llm.reset()
+
+
+def _model_id(path: Path, packaged: SplitWeight | None) -> str:
+    """What identifies the weights for a saved prefix: the pinned hash of a packaged model,
+    else the file's path, size and modification time (hashing a GB on every start costs more
+    than the prefix saves)."""
+    if packaged is not None:
+        return packaged.sha256
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
