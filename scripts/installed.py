@@ -14,10 +14,10 @@ Exit status, with the reason on stdout:
         this checkout, or pyproject.toml changed since it was: ``pip install --no-deps -e .``
         is enough.
 
-``--record`` (after a successful pip install) stores the hash of pyproject.toml and the
-interpreter in ``.cache/install.json``; a later check compares against it, which catches
-changes that a version check cannot see (entry points, package data, a tightened pin that the
-installed version happens to satisfy).
+``--record`` (after a successful pip install) checks the same, then stores the hash of
+pyproject.toml and the interpreter in ``.cache/install.json``; a later check compares against
+it, which catches changes that a version check cannot see (entry points, package data, a
+tightened pin that the installed version happens to satisfy).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ try:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 except ImportError:  # a bare interpreter: pip vendors packaging
-    from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
-    from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[no-redef]
+    from pip._vendor.packaging.requirements import Requirement  # type: ignore[assignment]
+    from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
@@ -80,7 +80,7 @@ def pyproject_stamp() -> dict[str, str]:
     }
 
 
-def not_from_here(project: dict[str, object]) -> str | None:
+def not_from_here(project: dict[str, object], *, check_stamp: bool) -> str | None:
     """Why the installed voice-agent is not this checkout's, or None when it is."""
     try:
         dist = metadata.distribution(str(project["name"]))
@@ -94,7 +94,7 @@ def not_from_here(project: dict[str, object]) -> str | None:
     if dist.version != project["version"]:
         return f"voice-agent {dist.version} is installed, the checkout is {project['version']}"
     recorded = json.loads(STAMP.read_text()) if STAMP.is_file() else {}
-    if recorded != pyproject_stamp():
+    if check_stamp and recorded != pyproject_stamp():
         return "pyproject.toml (or the interpreter) changed since the last install"
     return None
 
@@ -104,9 +104,6 @@ def main() -> int:
     parser.add_argument("--extras", default="dev,mic,gpu", help="extras the install asks for")
     parser.add_argument("--record", action="store_true", help="record a finished install")
     args = parser.parse_args()
-    if args.record:
-        STAMP.parent.mkdir(exist_ok=True)
-        STAMP.write_text(json.dumps(pyproject_stamp(), indent=1) + "\n")
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     texts = list(project["dependencies"])
     for extra in filter(None, args.extras.split(",")):
@@ -116,10 +113,13 @@ def main() -> int:
         if reason:
             print(reason)
             return 1
-    reason = not_from_here(project)
+    reason = not_from_here(project, check_stamp=not args.record)
     if reason:
         print(reason)
         return 2
+    if args.record:
+        STAMP.parent.mkdir(exist_ok=True)
+        STAMP.write_text(json.dumps(pyproject_stamp(), indent=1) + "\n")
     print(f"voice-agent is installed editable from {ROOT}; all {len(texts)} requirements met")
     return 0
 
