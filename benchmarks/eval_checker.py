@@ -1,8 +1,9 @@
 """BFCL AST checking speed: entries scored per second on the full AST set, ours vs official.
 
-Run by hand: ``python benchmarks/eval_checker.py [--data ../shared/data/bfcl]``. For every
-entry of the eight AST categories it scores the ground-truth output and a wrong one (a dropped
-parameter), with our checker and with the official checker loaded from the pinned wheel, in the
+Run by hand: ``python benchmarks/eval_checker.py [--data DIR]`` (by default the data in the
+pinned official wheel, fetched once into the user cache). For every entry of the eight AST
+categories it scores the ground-truth output and a wrong one (a dropped parameter), with our
+checker and with the official checker loaded from the pinned wheel, in the
 same process, and prints entries per second, the ratio, and whether every verdict agreed.
 """
 
@@ -25,8 +26,6 @@ from voice_agent.evals.bfcl import (
     load_category,
 )
 from voice_agent.evals.bfcl._official import load_official_checker
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bfcl"
 
 
 def cases(data: Path) -> list[tuple[str, Any, Any, Any]]:
@@ -85,7 +84,7 @@ def main(data: Path, repeats: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    main(args.data, args.repeats)
+    main(args.data or fetch_official_wheel(), args.repeats)

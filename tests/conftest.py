@@ -1,4 +1,10 @@
-"""Shared test fixtures: where the shared benchmark data lives; real sound devices."""
+"""Shared test fixtures: the benchmark data, from the repository and the official wheel; real
+sound devices.
+
+Every test runs from a clone alone: ACEBench's files are committed under ``tests/data/acebench``
+(it is on no package registry) and BFCL's come from the pinned official ``bfcl-eval`` wheel,
+fetched once into the user cache exactly as ``voice-agent eval`` fetches it.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,50 @@ import os
 import shutil
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("VOICE_AGENT_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def _shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.fail(f"{name} test data not found at {path}; set VOICE_AGENT_SHARED_DATA")
-    return path
+ACEBENCH_DATA = REPO / "tests" / "data" / "acebench"
 
 
 @pytest.fixture(scope="session")
-def bfcl_dir() -> Path:
-    return _shared("bfcl")
+def official_wheel() -> Path:
+    """The pinned ``bfcl-eval`` wheel in the user cache (downloaded with pip on first use,
+    SHA-256 checked): the one copy the product and the tests both read."""
+    from voice_agent.evals.bfcl import fetch_official_wheel  # evals imports take seconds
+
+    return fetch_official_wheel()
+
+
+@pytest.fixture(scope="session")
+def bfcl_dir(official_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel's BFCL v4 files of the categories we score, unpacked into a directory laid out
+    as ``bfcl_eval/data/`` (what ``--data DIR`` takes), so the tests read the directory form too
+    and can list the files."""
+    from voice_agent.evals.bfcl import CATEGORIES
+
+    folder = tmp_path_factory.mktemp("bfcl")
+    wanted = {
+        f"bfcl_eval/data/{sub}BFCL_v4_{category}.json"
+        for category in CATEGORIES
+        for sub in ("", "possible_answer/")
+    }
+    with zipfile.ZipFile(official_wheel) as archive:
+        for name in wanted & set(archive.namelist()):
+            target = folder / name.removeprefix("bfcl_eval/data/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(name))
+    return folder
 
 
 @pytest.fixture(scope="session")
 def acebench_dir() -> Path:
-    return _shared("acebench")
+    """ACEBench's English files the tests read, committed with their licence (see its README)."""
+    return ACEBENCH_DATA
 
 
 @pytest.fixture

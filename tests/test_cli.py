@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 HOME_TOOLS = REPO / "examples" / "home" / "tools.py"
 
@@ -84,6 +86,7 @@ def test_tools_check_and_broken_file(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_run_main_job_json_and_history(tmp_path: Path) -> None:
     env = {
         "VOICE_AGENT_HOME_DB": str(tmp_path / "home.sqlite3"),
@@ -149,6 +152,7 @@ def test_run_reports_bad_tools_and_bad_audio_clearly(tmp_path: Path) -> None:
     assert done.returncode == 2 and "as audio" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_chat_text_loop_with_confirmation(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -15,6 +15,18 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.DOTALL)
 PYTHON = [code for lang, code in BLOCKS if lang == "python"]
+# Examples that load the embedded models or start a server are in the slow tier.
+SLOW_PYTHON = ("VoiceAgent(", "MCPServer.")
+SLOW_COMMANDS = ("voice-agent run ", "voice-agent chat ", "voice-agent eval run ")
+
+
+def tiered(values: list[str], slow_when: tuple[str, ...]) -> list[object]:
+    return [
+        pytest.param(value, marks=pytest.mark.slow)
+        if any(word in str(value) for word in slow_when)
+        else value
+        for value in values
+    ]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -29,13 +41,15 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
-@pytest.mark.parametrize("index", range(len(PYTHON)))
-def test_python_example_runs(index: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "code", tiered(PYTHON, SLOW_PYTHON), ids=[str(i) for i in range(len(PYTHON))]
+)
+def test_python_example_runs(code: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
-    script.write_text(PYTHON[index])
+    script.write_text(code)
     done = run([sys.executable, str(script)], REPO, {"VOICE_AGENT_HOME_DB": str(tmp_path / "h")})
     assert done.returncode == 0, done.stderr
-    for expected in re.findall(r"# (\[.*\])$", PYTHON[index], re.MULTILINE):
+    for expected in re.findall(r"# (\[.*\])$", code, re.MULTILINE):
         assert expected in done.stdout
 
 
@@ -55,7 +69,7 @@ COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", tiered(COMMANDS, SLOW_COMMANDS))
 def test_voice_agent_commands_run(command: str, tmp_path: Path) -> None:
     (tmp_path / "examples").symlink_to(REPO / "examples")
     done = run(

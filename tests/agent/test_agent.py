@@ -43,6 +43,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ToolRegistry:
     return registry
 
 
+@pytest.mark.slow
 async def test_spoken_request_runs_the_right_tool_and_answers_in_speech(
     cpu: Profile, home: ToolRegistry, tmp_path: Path
 ) -> None:
@@ -70,6 +71,7 @@ async def test_spoken_request_runs_the_right_tool_and_answers_in_speech(
     assert {"asr", "model_step0", "first_audio", "turn"} <= set(turn["timings_ms"])
 
 
+@pytest.mark.slow
 async def test_risky_tool_needs_a_yes(cpu: Profile, home: ToolRegistry, tmp_path: Path) -> None:
     unattended = VoiceAgent(tools=home, profile=cpu, interactive=False, speak=False)
     result = await unattended.turn(HOME / "unlock_front_door.wav")
@@ -106,6 +108,7 @@ async def test_risky_tool_needs_a_yes(cpu: Profile, home: ToolRegistry, tmp_path
     assert statuses.count("ran") == 1 and "refused" in statuses
 
 
+@pytest.mark.slow
 async def test_reply_style_follows_the_detected_emotion(cpu: Profile, home: ToolRegistry) -> None:
     espeak = EspeakTTS()
     angry = TTSInstruction(speed=1.35, pitch=1.3, volume=1.9)
@@ -182,6 +185,7 @@ async def test_missing_argument_is_asked_for() -> None:
     assert any(d.decision == "ask_argument" for d in result.decisions)
 
 
+@pytest.mark.slow
 async def test_silence_is_answered_not_fatal(cpu: Profile, home: ToolRegistry) -> None:
     import numpy as np
 
@@ -241,7 +245,7 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
     )
 
 
-def test_events_are_typed(cpu: Profile) -> None:
+def test_events_are_typed() -> None:
     assert TranscriptEvent(text="x").type == "transcript"
     assert PolicyDecision(policy="emotion", decision="style:neutral", reason="r").type == "policy"
     assert EmotionEstimate(label="sad", confidence=0.6).label == "sad"
@@ -291,6 +295,7 @@ async def test_barge_in_stops_the_reply_and_cancels_tools(tmp_path: Path) -> Non
     assert not follow_up.interrupted
 
 
+@pytest.mark.slow
 async def test_live_conversation_from_a_stream_with_barge_in(tmp_path: Path) -> None:
     import numpy as np
 

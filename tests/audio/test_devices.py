@@ -16,6 +16,8 @@ from voice_agent.audio import Audio, AudioError, SoundDeviceInput, SoundDeviceOu
 REPO = Path(__file__).resolve().parents[2]
 HOME = REPO / "examples" / "home"
 
+pytestmark = pytest.mark.slow  # every test starts a PulseAudio daemon
+
 
 async def test_spoken_turn_through_microphone_and_speaker(
     sound_server: SoundServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -6,15 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent.evals.bfcl import fetch_official_wheel
 from voice_agent.evals.bfcl._official import OfficialChecker, load_official_checker
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def official_wheel() -> Path:
-    return fetch_official_wheel(REPO / ".cache")
 
 
 @pytest.fixture(scope="session")

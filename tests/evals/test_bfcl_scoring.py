@@ -153,7 +153,9 @@ def test_data_errors_are_clear(tmp_path: Path, bfcl_dir: Path) -> None:
         load_category("irrelevance", tmp_path)
 
 
-def test_official_wheel_holds_the_same_data(official_wheel: Path, bfcl_dir: Path) -> None:
+def test_the_wheel_and_its_unpacked_directory_read_the_same(
+    official_wheel: Path, bfcl_dir: Path
+) -> None:
     for category in ("simple_python", "live_parallel", "irrelevance"):
         assert load_category(category, official_wheel) == load_category(category, bfcl_dir)
 

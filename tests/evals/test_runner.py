@@ -123,6 +123,7 @@ def test_torn_last_line_is_dropped_and_cut(tmp_path: Path) -> None:
     assert path.read_text().endswith("}\n")
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_and_loses_nothing(bfcl_dir: Path, tmp_path: Path) -> None:
     script = gold_script(bfcl_dir, ("simple_python", "multiple"), 25)
     script_path = tmp_path / "script.jsonl"

@@ -35,6 +35,7 @@ async def spoken(text: str) -> Audio:
     return Audio(samples=np.concatenate([c.samples for c in chunks]), sample_rate=22_050)
 
 
+@pytest.mark.slow
 async def test_spoken_request_to_valid_call_with_emotion(cascade: CascadeUnderstanding) -> None:
     audio = (await spoken("Set a timer for ten minutes.")).resampled(16_000)
     result = await cascade.understand(
@@ -49,6 +50,7 @@ async def test_spoken_request_to_valid_call_with_emotion(cascade: CascadeUnderst
     assert {"asr", "llm", "emotion"} <= set(result.timings_ms)
 
 
+@pytest.mark.slow
 async def test_odd_audio_is_converted_and_silence_is_nothing(
     cascade: CascadeUnderstanding,
 ) -> None:

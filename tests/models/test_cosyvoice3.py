@@ -97,6 +97,7 @@ def official_names(c: CosyVoice3Config, qwen_layers: int) -> dict[str, set[str]]
     return {"llm.pt": llm, "flow.pt": flow, "hift.pt": hift}
 
 
+@pytest.mark.slow
 def test_every_official_parameter_name_maps_to_a_module(directory: Path, model: CosyVoice3) -> None:
     layers = json.loads((directory / "CosyVoice-BlankEN" / "config.json").read_text())
     expected = official_names(model.config, layers["num_hidden_layers"])
@@ -114,6 +115,7 @@ def test_every_official_parameter_name_maps_to_a_module(directory: Path, model: 
     assert torch.allclose(model.hift.conv_pre.weight, folded)
 
 
+@pytest.mark.slow
 def test_yaml_is_read_as_data_with_refs_resolved(tmp_path: Path, directory: Path) -> None:
     h = read_hyperparameters(directory / "cosyvoice3.yaml")
     assert h["flow"]["decoder"]["estimator"]["static_chunk_size"] == 50  # <chunk_size> * <ratio>
@@ -124,6 +126,7 @@ def test_yaml_is_read_as_data_with_refs_resolved(tmp_path: Path, directory: Path
     assert read_hyperparameters(evil)["y"]["_target"] == "os.system" and not marker.exists()
 
 
+@pytest.mark.slow
 def test_old_weight_norm_names_load_the_same(directory: Path, tmp_path: Path) -> None:
     state = torch.load(directory / "hift.pt", weights_only=True)
     renamed = {
@@ -150,6 +153,7 @@ def test_old_weight_norm_names_load_the_same(directory: Path, tmp_path: Path) ->
         ("v2", "CosyVoice3LM"),
     ],
 )
+@pytest.mark.slow
 def test_a_directory_that_does_not_match_is_refused(
     directory: Path, tmp_path: Path, damage: str, message: str
 ) -> None:
@@ -174,6 +178,7 @@ def test_a_directory_that_does_not_match_is_refused(
         CosyVoice3(broken, device="cpu")
 
 
+@pytest.mark.slow
 def test_streaming_reuses_what_was_already_computed(model: CosyVoice3) -> None:
     """The causal design the streaming schedule relies on: the flow's frames for chunk-aligned
     tokens do not change when more tokens arrive, and the vocoder's samples for a mel prefix are
@@ -205,6 +210,7 @@ def test_streaming_reuses_what_was_already_computed(model: CosyVoice3) -> None:
     assert torch.allclose(prefix, full[:, : prefix.shape[1]], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_instruct2_speaks_whole_and_streamed(model: CosyVoice3) -> None:
     text = "Turn on the kitchen light, please. Then add milk to the shopping list, two of them."
     say = functools.partial(model.inference_instruct2, text_frontend=False)
@@ -223,6 +229,7 @@ def test_instruct2_speaks_whole_and_streamed(model: CosyVoice3) -> None:
         next(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=True, speed=0.5))
 
 
+@pytest.mark.slow
 def test_the_text_frontend_speaks_sentence_by_sentence_with_numbers_in_words(
     model: CosyVoice3,
 ) -> None:
@@ -240,6 +247,7 @@ def test_the_text_frontend_speaks_sentence_by_sentence_with_numbers_in_words(
     assert list(speech) == [], "the second sentence is not started after a stop"
 
 
+@pytest.mark.slow
 def test_generation_stops_when_asked(model: CosyVoice3) -> None:
     calls = []
 
@@ -277,6 +285,7 @@ def test_features_follow_their_reference_definitions() -> None:
     assert 10 < int(mel[0].mean(0).argmax()) < 30  # 1 kHz sits low on an 80-bin 0-12 kHz scale
 
 
+@pytest.mark.slow
 async def test_the_tts_backend_streams_ours_with_the_policy_instruction(directory: Path) -> None:
     tts = CosyVoiceTTS(directory, device="cpu", prompt_wav=PROMPT, stream=True)
     chunks = [
@@ -287,6 +296,7 @@ async def test_the_tts_backend_streams_ours_with_the_policy_instruction(director
     assert sum(len(c.audio.samples) for c in chunks) % 960 == 0
 
 
+@pytest.mark.slow
 def test_cli_turn_on_the_gpu_profile_with_both_directories(directory: Path, tmp_path: Path) -> None:
     """``--profile gpu --funaudiochat DIR --cosyvoice DIR`` through the installed command: the
     reply is spoken by CosyVoice3 (24 kHz), not by the fallback voices (22.05 kHz)."""

@@ -80,6 +80,7 @@ def official_names(config: FunAudioChatConfig) -> set[str]:
     return names
 
 
+@pytest.mark.slow
 def test_every_official_parameter_maps_to_a_module(checkpoint: Path) -> None:
     config = FunAudioChatConfig.from_file(checkpoint / "config.json")
     ours = set(FunAudioChatModel(config).state_dict())
@@ -91,6 +92,7 @@ def test_every_official_parameter_maps_to_a_module(checkpoint: Path) -> None:
     assert in_checkpoint - skipped == ours
 
 
+@pytest.mark.slow
 def test_loader_reads_the_shards_and_skips_only_the_speech_head(
     model: FunAudioChat, checkpoint: Path
 ) -> None:
@@ -106,6 +108,7 @@ def test_loader_reads_the_shards_and_skips_only_the_speech_head(
     assert next(model._model.parameters()).dtype == torch.float32, "fp32 on the CPU"
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_does_not_match_is_refused(tmp_path: Path, checkpoint: Path) -> None:
     import shutil
 
@@ -120,6 +123,7 @@ def test_a_checkpoint_that_does_not_match_is_refused(tmp_path: Path, checkpoint:
         FunAudioChat(tmp_path / "nothing", device="cpu").load()
 
 
+@pytest.mark.slow
 def test_encoder_lengths_follow_the_official_arithmetic(model: FunAudioChat) -> None:
     """Mel frames at 100/s (chunks of 2 × n_window frames), encoder output at 25/s, speech
     positions int(seconds × 25) padded to a multiple of 5, ceil(positions / 5) audio tokens."""
@@ -140,6 +144,7 @@ def test_encoder_lengths_follow_the_official_arithmetic(model: FunAudioChat) -> 
     assert embeds.shape[0] == -(-len(speech_ids) // 5), "ceil(positions / 5) audio tokens"
 
 
+@pytest.mark.slow
 async def test_a_spoken_request_gives_a_schema_valid_call_from_random_weights(
     model: FunAudioChat,
 ) -> None:
@@ -162,6 +167,7 @@ async def test_a_spoken_request_gives_a_schema_valid_call_from_random_weights(
         registry.validate(call)  # raises if the arguments do not fit the schema
 
 
+@pytest.mark.slow
 async def test_perception_gives_a_label_and_a_probability(model: FunAudioChat) -> None:
     perception = await model.perceive(UnderstandingRequest(audio=load_audio(HOME / "add_milk.wav")))
     assert perception.emotion is not None
@@ -182,6 +188,7 @@ def test_reading_the_perception_output() -> None:
     assert read_perception("", []) == ("", None)
 
 
+@pytest.mark.slow
 async def test_a_voice_agent_turn_end_to_end(model: FunAudioChat, tmp_path: Path) -> None:
     import os
 
@@ -214,6 +221,7 @@ def test_devices() -> None:
         resolve_device("tpu")
 
 
+@pytest.mark.slow
 def test_the_prefix_cache_reuses_the_shared_prompt_and_changes_nothing(
     checkpoint: Path, model: FunAudioChat
 ) -> None:

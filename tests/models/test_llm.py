@@ -33,6 +33,7 @@ def set_thermostat(celsius: float) -> str:
 HOME = ToolRegistry([set_light, set_thermostat])
 
 
+@pytest.mark.slow
 async def test_spoken_style_requests_become_valid_calls(llm: LlamaCppLLM) -> None:
     cases = {
         "Please turn on the kitchen lights at half brightness.": (
@@ -47,6 +48,7 @@ async def test_spoken_style_requests_become_valid_calls(llm: LlamaCppLLM) -> Non
         assert (call.name, call.arguments) == (name, arguments), output
 
 
+@pytest.mark.slow
 async def test_words_when_no_tool_fits_and_history(llm: LlamaCppLLM) -> None:
     output = await llm.complete(
         UnderstandingRequest(text="What is the capital of France?", tools=[t.schema for t in HOME])
@@ -109,6 +111,7 @@ async def test_calls_on_bfcl_entries_are_always_schema_valid(
     assert checked >= 12
 
 
+@pytest.mark.slow
 def test_prompt_has_the_tools_block_and_chatml(llm: LlamaCppLLM) -> None:
     prompt = llm.prompt(UnderstandingRequest(text="hi", tools=[set_light.schema]))
     assert prompt.startswith("<|im_start|>system\n")
@@ -116,6 +119,7 @@ def test_prompt_has_the_tools_block_and_chatml(llm: LlamaCppLLM) -> None:
     assert prompt.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 async def test_warm_up_caches_the_prefix(llm: LlamaCppLLM) -> None:
     tools = [t.schema for t in HOME]
     await llm.warm_up(tools)
@@ -127,6 +131,7 @@ async def test_warm_up_caches_the_prefix(llm: LlamaCppLLM) -> None:
     assert HOME.parse(output)[0].arguments == {"celsius": 19}
 
 
+@pytest.mark.slow
 async def test_barge_in_stops_generation_and_turns_never_share_the_context(
     llm: LlamaCppLLM,
 ) -> None:

@@ -18,6 +18,8 @@ from voice_agent.models.profiles import load_profile
 from voice_agent.models.remote import OpenAICompatibleLLM
 from voice_agent.models.tts import PiperTTS
 
+pytestmark = pytest.mark.slow  # every test starts llama.cpp's server with the embedded model
+
 
 @tool
 def set_light(room: str, on: bool) -> str:

@@ -41,6 +41,7 @@ def word_errors(heard: list[str], expected: list[str]) -> int:
 
 
 @pytest.mark.parametrize("voice", ["piper", "espeak"])
+@pytest.mark.slow
 async def test_voices_are_transcribed_back(
     voice: str, piper: PiperTTS, espeak: EspeakTTS, whisper: WhisperASR
 ) -> None:
@@ -55,6 +56,7 @@ async def test_voices_are_transcribed_back(
     assert transcript.words[0].start < transcript.words[-1].end <= audio.duration + 0.5
 
 
+@pytest.mark.slow
 async def test_piper_streams_one_chunk_per_sentence_and_follows_speed(piper: PiperTTS) -> None:
     chunks = [c async for c in piper.synthesize("First sentence. Second one! Third?")]
     assert len(chunks) == 3
@@ -65,6 +67,7 @@ async def test_piper_streams_one_chunk_per_sentence_and_follows_speed(piper: Pip
     assert soft.rms < normal.rms * 0.7
 
 
+@pytest.mark.slow
 async def test_empty_text_and_silence(piper: PiperTTS, whisper: WhisperASR) -> None:
     with pytest.raises(AudioError, match="empty"):
         await speak(piper, "   ")

@@ -12,6 +12,7 @@ from voice_agent.models.tts import EspeakTTS, PiperTTS
 from voice_agent.models.vad import SileroVAD, VADSettings
 
 
+@pytest.mark.slow
 async def test_segments_follow_speech_and_hangover_merges_short_pauses(piper: PiperTTS) -> None:
     async def sentence(text: str) -> Audio:
         chunks = [c.audio async for c in piper.synthesize(text)]

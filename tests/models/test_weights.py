@@ -11,6 +11,7 @@ from voice_agent.models._weights import PackagedFile, SplitWeight, packaged_path
 from voice_agent.models.llm import QWEN_CODER_05B
 
 
+@pytest.mark.slow
 def test_the_embedded_llm_assembles_to_the_pinned_hash(tmp_path: Path) -> None:
     path = QWEN_CODER_05B.assemble()
     assert path.stat().st_size == QWEN_CODER_05B.size

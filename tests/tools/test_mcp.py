@@ -72,6 +72,7 @@ async def exercise(registry: ToolRegistry, prefix: str) -> None:
     assert risky.kind == "needs_confirmation"
 
 
+@pytest.mark.slow
 async def test_stdio_server() -> None:
     server = MCPServer.stdio(sys.executable, [str(SERVER), "stdio"], prefix="s_", timeout=1.0)
     async with ToolRegistry() as registry:
@@ -79,6 +80,7 @@ async def test_stdio_server() -> None:
         await exercise(registry, "s_")
 
 
+@pytest.mark.slow
 async def test_streamable_http_server(http_server: str) -> None:
     async with ToolRegistry() as registry:
         await registry.register_mcp(MCPServer.http(http_server, timeout=1.0))

@@ -136,6 +136,7 @@ def call(tool_name: str, /, **arguments: Any) -> ToolCall:
     return ToolCall(name=tool_name, arguments=arguments)
 
 
+@pytest.mark.slow
 async def test_operations_become_tools_and_call_the_server(server: str, spec_file: Path) -> None:
     registry = ToolRegistry()
     tools = registry.register_openapi(
@@ -174,6 +175,7 @@ async def test_operations_become_tools_and_call_the_server(server: str, spec_fil
     assert not any(p.startswith("/pets/1") and "DELETE" in p for p in Handler.seen)
 
 
+@pytest.mark.slow
 async def test_path_arguments_cannot_escape_and_limits_hold(server: str, spec_file: Path) -> None:
     registry = ToolRegistry()
     registry.register_openapi(spec_file, base_url=server, max_response_bytes=100_000, timeout=0.5)
