@@ -501,12 +501,22 @@ def _agent(
     )
 
 
+def _emotion_dict(emotion: Any) -> dict[str, Any] | None:
+    """Label and confidence as reported; ``raw``: the estimate under the policy's threshold."""
+    if emotion is None:
+        return None
+    return {
+        "label": emotion.label,
+        "confidence": emotion.confidence,
+        "raw": _emotion_dict(emotion.raw),
+    }
+
+
 def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, Any]:
-    emotion = result.emotion
     return {
         "session_id": agent.session_id,
         "transcript": result.transcript,
-        "emotion": {"label": emotion.label, "confidence": emotion.confidence} if emotion else None,
+        "emotion": _emotion_dict(result.emotion),
         "tool_calls": [
             {"id": c.call_id, "name": c.name, "arguments": c.arguments, "status": c.status}
             for c in result.tool_calls
@@ -535,7 +545,11 @@ def _print_turn(turn: dict[str, Any]) -> None:
     emotion = turn["emotion"]
     console.print(f"[bold]heard:[/bold] {turn['transcript'] or '(nothing)'}")
     if emotion:
-        console.print(f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f})")
+        raw = emotion["raw"]
+        under = f"; {raw['label']} {raw['confidence']:.2f} was under the threshold" if raw else ""
+        console.print(
+            f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f}{under})"
+        )
     for call in turn["tool_results"]:
         shown = (
             json.dumps(call["result"], ensure_ascii=False)

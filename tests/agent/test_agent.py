@@ -17,6 +17,7 @@ import pytest
 from voice_agent import ToolError, ToolRegistry, tool
 from voice_agent.agent import (
     AudioChunkEvent,
+    EmotionEvent,
     HistoryStore,
     ReplyTextEvent,
     ToolCallEvent,
@@ -121,6 +122,22 @@ async def test_reply_style_follows_the_detected_emotion(cpu: Profile, home: Tool
         styles += [d.decision for d in result.decisions if d.policy == "emotion"]
     assert styles == ["style:angry", "escalate:angry"]
     assert any(c.name == "set_light" for c in result.tool_calls)
+
+
+async def test_an_unsure_emotion_is_reported_neutral_and_keeps_the_reply_style() -> None:
+    raw = EmotionEstimate(label="sad", confidence=0.35)
+    model = ScriptedUnderstanding(replies=["Okay."], emotion=raw)
+    agent = VoiceAgent(
+        tools=[], profile=Profile(name="s", understanding=model, tts=EspeakTTS()), speak=False
+    )
+    result = await agent.turn(text="Turn on the kitchen lights.")
+    [event] = [e for e in result.events if isinstance(e, EmotionEvent)]
+    assert event.emotion == result.emotion
+    assert event.emotion == EmotionEstimate(label="neutral", confidence=0.65, raw=raw)
+    [style] = [d for d in result.decisions if d.policy == "emotion"]
+    assert style.decision == "style:neutral"
+    neutral = agent.emotion_policy.styles["neutral"].guidance
+    assert model.requests[1:] and all(neutral in (r.system or "") for r in model.requests[1:])
 
 
 @tool(timeout=0.5)

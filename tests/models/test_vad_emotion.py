@@ -106,3 +106,30 @@ async def test_voice_agreement_moves_confidence_and_baselines_are_per_speaker(
         adaptive.estimate_sync(loud, "hello there", speaker="shouter")
     assert adaptive.baseline("shouter").energy_db > adaptive.baseline("someone else").energy_db
     assert (await ProsodyEmotion().estimate(None, "Thanks, that's great!")).label == "happy"
+
+
+@pytest.mark.parametrize(
+    ("voice", "pitch"),
+    [("en-us+f3", 1.0), ("en-gb-scotland+f4", 1.0), ("en-gb-x-rp+m2", 0.6)],
+)
+async def test_neutral_requests_of_unheard_voices_read_neutral(voice: str, pitch: float) -> None:
+    """Two women's voices and a deep man's, none heard before: their first turn has no
+    baseline to compare with, later ones are compared with their own, never with one voice's
+    pitch and level (which read these voices as surprised or sad)."""
+    tts = EspeakTTS(voice)
+    estimator = ProsodyEmotion()
+    requests = [
+        "Turn on the kitchen lights.",
+        "Add milk to the shopping list.",
+        "What is the weather tomorrow?",
+        "Lock the front door.",
+    ]
+    for text in requests:
+        audio = await tts.speak(text, TTSInstruction(pitch=pitch))
+        estimate = await estimator.estimate(audio, text, speaker=voice)
+        assert estimate.label == "neutral", (text, estimate)
+    sad = await tts.speak(
+        "Read my messages.", TTSInstruction(speed=0.7, pitch=0.75 * pitch, volume=0.5)
+    )
+    features = prosody_features(sad, 3)
+    assert estimator.arousal(features, voice) < -0.4, "once heard, a lower, slower voice is low"

@@ -25,6 +25,30 @@ def test_styles_follow_emotion_and_low_confidence_is_neutral() -> None:
     assert policy.decide(None)[0].label == "neutral"
 
 
+def test_a_label_under_the_threshold_is_reported_neutral_with_the_estimate_kept(
+    tmp_path: Path,
+) -> None:
+    policy = EmotionPolicy.from_yaml()
+    raw = estimate("sad", 0.35)
+    reported = policy.reported(raw)
+    assert reported == EmotionEstimate(label="neutral", confidence=0.65, raw=raw)
+    assert policy.reported(reported) == reported, "reporting twice changes nothing"
+    style, decision = policy.decide(reported)
+    assert style == policy.decide(raw)[0] == policy.decide(None)[0]
+    assert decision.decision == "style:neutral" and "sad at confidence 0.35" in decision.reason
+    sure = estimate("sad", 0.6)
+    assert policy.reported(sure) is sure and policy.decide(sure)[0].label == "sad"
+    for _ in range(3):  # neutral fallbacks never count towards an escalation
+        policy.decide(estimate("angry", 0.4))
+    assert policy.decide(estimate("angry"))[1].decision == "style:angry"
+    preset = tmp_path / "styles.yaml"  # no min_confidence: the shipped preset's one value
+    preset.write_text("styles:\n  neutral: {guidance: 'Be terse.'}\n")
+    assert EmotionPolicy.from_yaml(preset).min_confidence == policy.min_confidence
+    preset.write_text("min_confidence: high\nstyles:\n  neutral: {guidance: 'x'}\n")
+    with pytest.raises(ConfigError, match="min_confidence must be a number from 0 to 1"):
+        EmotionPolicy.from_yaml(preset)
+
+
 def test_angry_twice_escalates_to_calm_slow_short_and_handover() -> None:
     policy = EmotionPolicy.from_yaml()
     first, d1 = policy.decide(estimate("angry"))

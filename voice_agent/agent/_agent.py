@@ -296,15 +296,16 @@ class VoiceAgent:
             )
         )
         result.timings_ms.update(perception.timings_ms)
-        result.transcript, result.emotion = perception.transcript, perception.emotion
+        emotion = self.emotion_policy.reported(perception.emotion)  # under threshold: neutral
+        result.transcript, result.emotion = perception.transcript, emotion
         emit(TranscriptEvent(text=perception.transcript))
-        if perception.emotion is not None:
-            emit(EmotionEvent(emotion=perception.emotion))
+        if emotion is not None:
+            emit(EmotionEvent(emotion=emotion))
         if self.store:
-            label = perception.emotion.label if perception.emotion else None
-            confidence = perception.emotion.confidence if perception.emotion else None
+            label = emotion.label if emotion else None
+            confidence = emotion.confidence if emotion else None
             self.store.heard(turn_id, perception.transcript, label, confidence)
-        style, decision = self.emotion_policy.decide(perception.emotion)
+        style, decision = self.emotion_policy.decide(emotion)
         emit(decision)
         speaker = Speaker(
             self.profile.tts if self.speak else None, style.tts, emit, style.max_sentences

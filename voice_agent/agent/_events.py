@@ -33,7 +33,8 @@ class TranscriptEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EmotionEvent:
-    """How the user sounded."""
+    """How the user sounded, as the emotion policy reports it: a label under its confidence
+    threshold is neutral here, the estimator's own label kept in ``emotion.raw``."""
 
     type: Literal["emotion"] = "emotion"
     emotion: EmotionEstimate

@@ -87,6 +87,9 @@ class EmotionEstimate:
     label: Emotion
     confidence: float
     """0-1; policies fall back to neutral below their threshold."""
+    raw: EmotionEstimate | None = None
+    """The estimator's own label when a policy reported this turn as neutral because that label
+    was under its confidence threshold (kept for whoever wants it); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

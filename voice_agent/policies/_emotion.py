@@ -2,7 +2,8 @@
 
 Declared as data (a YAML preset shipped in the package, overridable by the user) and usable as
 Python. A style carries guidance for the model (how to answer) and a TTS instruction (how to
-sound). Low confidence falls back to neutral; escalations look at recent turns ("angry twice")
+sound). A label under the preset's ``min_confidence`` is reported as neutral (the estimate kept
+as ``raw``) and answered in the neutral style; escalations look at recent turns ("angry twice")
 and can offer a handover to a person.
 """
 
@@ -41,6 +42,22 @@ class ReplyStyle:
     """Offer to hand over to a person."""
 
 
+def _read_preset(path: str | Path | None, where: str) -> dict[str, Any]:
+    """A preset file's mapping (None: the shipped one)."""
+    try:
+        text = (
+            Path(path).read_text(encoding="utf-8")
+            if path
+            else files("voice_agent.policies").joinpath("presets/default.yaml").read_text()
+        )
+        data = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read the emotion preset {where}: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} needs a 'styles' mapping")
+    return data
+
+
 def _style(label: Emotion, spec: dict[str, Any], where: str) -> ReplyStyle:
     try:
         emotion = spec.get("emotion", "neutral")
@@ -70,7 +87,8 @@ class EmotionPolicy:
         styles: one style per emotion label (``neutral`` required).
         escalations: ``(label, times, style)``: when ``label`` was detected at least
             ``times`` in the last ``history`` turns, use ``style`` instead.
-        min_confidence: below this, the emotion is treated as neutral.
+        min_confidence: below this, the emotion is reported and answered as neutral. No
+            default here: the shipped preset holds the one value (:meth:`from_yaml`).
         history: turns remembered for escalations.
     """
 
@@ -79,7 +97,7 @@ class EmotionPolicy:
         styles: dict[Emotion, ReplyStyle],
         *,
         escalations: list[tuple[Emotion, int, ReplyStyle]] | None = None,
-        min_confidence: float = 0.5,
+        min_confidence: float,
         history: int = 3,
     ) -> None:
         if "neutral" not in styles:
@@ -92,21 +110,23 @@ class EmotionPolicy:
     def from_yaml(cls, path: str | Path | None = None) -> EmotionPolicy:
         """Load a preset; None loads the one shipped with the package.
 
+        A preset without ``min_confidence`` takes the shipped preset's, so that the threshold
+        is written down once.
+
         Raises:
             ConfigError: the file is missing or not a valid preset.
         """
         where = str(path) if path else "the default preset"
-        try:
-            text = (
-                Path(path).read_text(encoding="utf-8")
-                if path
-                else files("voice_agent.policies").joinpath("presets/default.yaml").read_text()
-            )
-            data = yaml.safe_load(text)
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read the emotion preset {where}: {e}") from e
-        if not isinstance(data, dict) or not isinstance(data.get("styles"), dict):
+        data = _read_preset(path, where)
+        if not isinstance(data.get("styles"), dict):
             raise ConfigError(f"{where} needs a 'styles' mapping")
+        threshold = (
+            data["min_confidence"]
+            if "min_confidence" in data
+            else _read_preset(None, "the default preset").get("min_confidence")
+        )
+        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise ConfigError(f"{where}: min_confidence must be a number from 0 to 1")
         styles: dict[Emotion, ReplyStyle] = {}
         for label, spec in data["styles"].items():
             if label not in EMOTIONS:
@@ -121,19 +141,33 @@ class EmotionPolicy:
         return cls(
             styles,
             escalations=escalations,
-            min_confidence=float(data.get("min_confidence", 0.5)),
+            min_confidence=float(threshold),
             history=int(data.get("history", 3)),
         )
 
+    def reported(self, emotion: EmotionEstimate | None) -> EmotionEstimate | None:
+        """The emotion as this policy hears it: a label under ``min_confidence`` becomes neutral
+        (confidence ``1 - raw``'s, the estimate kept as ``raw``), so that what a turn reports and
+        the style it is answered in never disagree."""
+        if emotion is None or emotion.label == "neutral" or emotion.raw is not None:
+            return emotion
+        if emotion.confidence >= self.min_confidence:
+            return emotion
+        return EmotionEstimate(
+            label="neutral", confidence=round(1 - emotion.confidence, 3), raw=emotion
+        )
+
     def decide(self, emotion: EmotionEstimate | None) -> tuple[ReplyStyle, PolicyDecision]:
-        """The style for this turn and the decision event explaining it."""
+        """The style for this turn and the decision event explaining it (the estimate as
+        given or as :meth:`reported` it)."""
+        emotion = self.reported(emotion)
         if emotion is None:
             label: Emotion = "neutral"
             reason = "no emotion estimate for this turn"
-        elif emotion.confidence < self.min_confidence:
+        elif emotion.raw is not None:
             label = "neutral"
             reason = (
-                f"{emotion.label} at confidence {emotion.confidence:.2f} is below "
+                f"{emotion.raw.label} at confidence {emotion.raw.confidence:.2f} is below "
                 f"{self.min_confidence:.2f}: neutral"
             )
         else:

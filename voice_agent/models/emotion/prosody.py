@@ -3,8 +3,12 @@
 How it decides, and what it can and cannot tell:
 
 - Arousal (how activated the speaker is) comes from the voice: loudness, pitch, pitch range
-  and speaking rate, each compared with the speaker's own running baseline, not with a
+  and speaking rate, each compared with the speaker's own running baseline, never with a
   population norm. It hears "louder, higher, faster than usual" and "quieter, lower, slower".
+  A speaker's first turn seeds that baseline and gives no arousal: level and pitch say more
+  about the voice and the microphone than about the mood (a man's 80 Hz voice recorded at
+  -30 dBFS read "sad", a woman's 210 Hz one "surprised", against the one population
+  reference this file used to have, on every neutral request).
 - Valence (pleasant or not) and the specific emotion come from the transcript: a small lexicon
   of cue words per emotion, with negation ("not happy") flipping positive cues.
 - Together: cue words pick the label; arousal agreeing with it raises the confidence, arousal
@@ -12,9 +16,9 @@ How it decides, and what it can and cannot tell:
   words), happy (positive words) or, with neither, only a low-confidence guess.
 
 It cannot hear sarcasm, tell anger from fear without words, read a calm voice saying angry
-words as anything but angry-with-low-confidence, or know a new speaker's baseline on the first
-turn (defaults are used until a few turns have been heard). Measured results are in
-``benchmarks/emotion_estimator.py``; policies should treat confidence below 0.5 as neutral.
+words as anything but angry-with-low-confidence, or hear arousal in a speaker's first turn
+(words alone decide it). Measured results are in ``benchmarks/emotion_estimator.py``; the
+confidence under which a label counts as neutral is the emotion policy's (its preset).
 """
 
 from __future__ import annotations
@@ -141,9 +145,8 @@ class ProsodyFeatures:
     """Words per second of speech (0 without a transcript)."""
 
 
-_DEFAULT_BASELINE = ProsodyFeatures(
-    energy_db=-24.0, pitch_hz=140.0, pitch_range_st=4.0, rate_wps=2.6
-)
+_TYPICAL_VOICE = ProsodyFeatures(energy_db=-24.0, pitch_hz=140.0, pitch_range_st=4.0, rate_wps=2.6)
+"""What :meth:`ProsodyEmotion.baseline` shows for a voice not heard yet; never compared with."""
 
 
 def _pitch(frame: np.ndarray, rate: int) -> float:
@@ -232,7 +235,8 @@ class ProsodyEmotion:
     """Emotion label and confidence from the voice (arousal) and the words (which emotion).
 
     Args:
-        adapt: how fast the speaker baseline follows each new turn (0 = never).
+        adapt: how fast the speaker baseline follows each turn after the first, which seeds it
+            (0 = the first turn stays the baseline).
     """
 
     name = "prosody+lexicon"
@@ -242,12 +246,18 @@ class ProsodyEmotion:
         self.baselines: dict[str, ProsodyFeatures] = {}
 
     def baseline(self, speaker: str = "default") -> ProsodyFeatures:
-        """The speaker's usual voice so far (population defaults before the first turn)."""
-        return self.baselines.get(speaker, _DEFAULT_BASELINE)
+        """The speaker's usual voice so far (a typical voice before their first turn)."""
+        return self.baselines.get(speaker, _TYPICAL_VOICE)
 
     def arousal(self, features: ProsodyFeatures, speaker: str = "default") -> float:
-        """Signed activation relative to the speaker's baseline; about ±1 for a clear change."""
-        b = self.baseline(speaker)
+        """Signed activation relative to the speaker's baseline; about ±1 for a clear change.
+
+        0 for a speaker not heard yet: without their baseline the voice cannot say whether it
+        is louder or lower than usual, only how loud the microphone is and how deep the voice.
+        """
+        b = self.baselines.get(speaker)
+        if b is None:
+            return 0.0
         score = (features.energy_db - b.energy_db) / 6
         if features.pitch_hz and b.pitch_hz:
             score += 12 * math.log2(features.pitch_hz / b.pitch_hz) / 3
@@ -257,16 +267,25 @@ class ProsodyEmotion:
         return score / 2
 
     def _update(self, f: ProsodyFeatures, speaker: str) -> None:
-        a, b = self.adapt, self.baseline(speaker)
+        """Seed the speaker's baseline with their first turn, then follow at ``adapt``."""
+        b = self.baselines.get(speaker)
+        if b is None:
+            if len(self.baselines) >= 10_000:  # bounded: forget the oldest speakers
+                self.baselines.pop(next(iter(self.baselines)))
+            self.baselines[speaker] = f
+            return
+        a = self.adapt
         if a <= 0:
             return
-        if len(self.baselines) > 10_000:  # bounded: forget the oldest speakers
-            self.baselines.pop(next(iter(self.baselines)))
+
+        def follow(old: float, new: float) -> float:
+            return (1 - a) * old + a * new if new and old else (old or new)
+
         self.baselines[speaker] = ProsodyFeatures(
             energy_db=(1 - a) * b.energy_db + a * f.energy_db,
-            pitch_hz=(1 - a) * b.pitch_hz + a * f.pitch_hz if f.pitch_hz else b.pitch_hz,
+            pitch_hz=follow(b.pitch_hz, f.pitch_hz),
             pitch_range_st=(1 - a) * b.pitch_range_st + a * f.pitch_range_st,
-            rate_wps=(1 - a) * b.rate_wps + a * f.rate_wps if f.rate_wps else b.rate_wps,
+            rate_wps=follow(b.rate_wps, f.rate_wps),
         )
 
     def estimate_sync(
