@@ -152,16 +152,27 @@ def tools_call(
         )
         return
     for problem in parsed.problems:
-        console.print(f"[red]could not decode:[/red] {problem}")
+        console.print(f"[red]could not decode:[/red] {_printable(problem)}")
     if parsed.text:
-        console.print(f"[bold]text:[/bold] {parsed.text}")
+        console.print(f"[bold]text:[/bold] {_printable(parsed.text)}")
     table = Table(title=f"{len(parsed.calls)} calls")
     for column in ("tool", "arguments", "result", "ms"):
         table.add_column(column)
     for call, res in zip(parsed.calls, results, strict=True):
         shown = json.dumps(res.value) if res.ok else f"[red]{res.kind}[/red]: {res.error}"
-        table.add_row(call.name, json.dumps(call.arguments), shown, f"{res.duration_ms:.2f}")
+        table.add_row(
+            _printable(call.name),
+            json.dumps(call.arguments),
+            _printable(shown),
+            f"{res.duration_ms:.2f}",
+        )
     console.print(table)
+
+
+def _printable(text: str) -> str:
+    """Model output as a terminal can show it: a lone surrogate (from a JSON escape, or a
+    command-line byte that is not UTF-8) is written as its escape instead of failing the print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Suite(StrEnum):

@@ -69,6 +69,32 @@ async def test_invalid_arguments_name_the_path_and_expectation_and_do_not_run() 
     assert ran == []
 
 
+async def test_lone_surrogates_are_invalid_arguments_naming_the_parameter() -> None:
+    """A ``"\\ud800"`` JSON escape decodes to a lone surrogate that no validator can take; it
+    used to escape ``execute()`` as UnicodeEncodeError."""
+    ran = []
+
+    @tool
+    def record(n: str, tags: list[str] | None = None) -> str:
+        ran.append(n)
+        return n
+
+    registry = ToolRegistry([record])
+    [value, nested, key] = await registry.execute(
+        registry.parse(
+            '<tool_call>{"name": "record", "arguments": {"n": "\\ud800"}}</tool_call>'
+            '<tool_call>{"name": "record", "arguments": {"n": "a", "tags": ["ok", "x\\udfffy"]}}'
+            '</tool_call><tool_call>{"name": "record", "arguments": {"\\udc00": "a"}}</tool_call>'
+        )
+    )
+    assert [value.kind, nested.kind, key.kind] == ["invalid_arguments"] * 3
+    assert "arguments.n: contains '\\ud800', a lone surrogate" in value.error
+    assert "arguments.tags[1]: contains '\\udfff'" in nested.error
+    assert "arguments: a key contains '\\udc00'" in key.error
+    assert all(r.error.isascii() for r in (value, nested, key))
+    assert ran == []
+
+
 async def test_unknown_tool_lists_known_names_and_suggests() -> None:
     registry = ToolRegistry([add, weather])
     [result] = await registry.execute([call("wether", city="x")])

@@ -55,6 +55,45 @@ def _format_path(path: Iterable[Any]) -> str:
     return "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+def _not_unicode(text: str) -> str | None:
+    """The first lone surrogate in ``text``, written as an escape, or None for valid text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return ascii(text[e.start])
+    return None
+
+
+def _unencodable(arguments: Mapping[str, Any]) -> list[str]:
+    """Strings (keys or values) holding lone surrogates, which no validator or handler can
+    take: a JSON ``"\\ud800"`` escape decodes to one. Walked without recursion, since a
+    hand-built call may nest deeper than the parser allows."""
+    found: list[str] = []
+    stack: list[tuple[list[Any], Any]] = [([], dict(arguments))]
+    while stack and len(found) < 8:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            bad = _not_unicode(value)
+            if bad is not None:
+                found.append(
+                    f"{_format_path(path)}: contains {bad}, a lone surrogate that is not "
+                    "valid Unicode text; send the characters themselves"
+                )
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                bad = _not_unicode(key) if isinstance(key, str) else None
+                if bad is not None:
+                    found.append(
+                        f"{_format_path(path)}: a key contains {bad}, a lone surrogate that "
+                        "is not valid Unicode text"
+                    )
+                    continue
+                stack.append(([*path, key], item))
+        elif isinstance(value, list | tuple):
+            stack.extend(([*path, i], item) for i, item in enumerate(value))
+    return sorted(found)
+
+
 class ToolRegistry:
     """The set of tools an agent can call, with parsing, validation and execution.
 
@@ -286,6 +325,9 @@ class ToolRegistry:
         found = self._tools.get(call.name)
         if found is None:
             return [self._unknown(call.name)]
+        unencodable = _unencodable(call.arguments)
+        if unencodable:
+            return unencodable
         if found.validator.is_valid(call.arguments):
             return []
         errors = sorted(
