@@ -95,6 +95,31 @@ async def test_lone_surrogates_are_invalid_arguments_naming_the_parameter() -> N
     assert ran == []
 
 
+async def test_calls_over_the_per_output_cap_are_refused_with_the_reason() -> None:
+    ran: list[int] = []
+
+    @tool(inline=True)
+    def count(n: int) -> int:
+        ran.append(n)
+        return n
+
+    registry = ToolRegistry([count], max_calls_per_output=3)
+    output = "".join(
+        f'<tool_call>{{"name": "count", "arguments": {{"n": {i}}}}}</tool_call>' for i in range(5)
+    )
+    with structlog.testing.capture_logs() as logs:
+        results = await registry.execute(registry.parse(output))
+    assert [r.kind for r in results] == ["ok", "ok", "ok", "refused", "refused"]
+    assert sorted(ran) == [0, 1, 2]
+    assert "asked for 5 tool calls and at most 3 run per reply" in results[3].error
+    assert '"kind": "refused"' in results[4].to_message()
+    [over] = [e for e in logs if e["event"] == "tool.calls_over_limit"]
+    assert over["refused_call_ids"] == [r.call_id for r in results[3:]]
+    assert ToolRegistry().max_calls_per_output == 32
+    with pytest.raises(ValueError, match="at least 1"):
+        ToolRegistry(max_calls_per_output=0)
+
+
 async def test_unknown_tool_lists_known_names_and_suggests() -> None:
     registry = ToolRegistry([add, weather])
     [result] = await registry.execute([call("wether", city="x")])
