@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -739,12 +740,23 @@ def history(
             f"{c['name']}({json.dumps(c['arguments'])}) → {c['status']}" for c in t["tool_calls"]
         )
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
-        table.add_row(t["transcript"] or "", emotion, calls, t["reply_text"] or "")
+        table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
     console.print(table)
     if len(sessions) > 1:
         console.print(
             "[dim]other sessions: " + ", ".join(s["id"] for s in sessions[1:6]) + "[/dim]"
         )
+
+
+def _reply_cell(turn: dict[str, Any]) -> str:
+    """The reply as recorded, and whether the turn was cut off and how."""
+    reply = turn["reply_text"] or ""
+    if turn.get("noticed_at"):
+        noticed = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(turn["noticed_at"]))
+        return f"{reply}\n(interrupted: the process ended mid-turn; noticed {noticed})".strip()
+    if turn["status"] == "interrupted":
+        return f"{reply}\n(interrupted: the user spoke over it)".strip()
+    return reply
 
 
 def _result_dict(result: ToolResult) -> dict[str, Any]:
