@@ -296,29 +296,7 @@ class HistoryStore:
                 "status, timings, noticed_at FROM turns WHERE session_id = ? ORDER BY started_at",
                 (session_id,),
             ).fetchall()
-        by_turn: dict[str, list[dict[str, Any]]] = {}
-        latest: dict[str, dict[str, Any]] = {}
-        for event in self.call_events(session_id):
-            if event["phase"] == "started":
-                record = {
-                    "id": event["call_id"],
-                    "name": event["name"],
-                    "arguments": json.loads(event["arguments"] or "{}"),
-                    "confirmation": event["confirmation"],
-                    "status": event["status"],
-                    "result": None,
-                    "error": None,
-                    "duration_ms": None,
-                    "noticed_at": None,
-                }
-                latest[event["call_id"]] = record
-                by_turn.setdefault(event["turn_id"], []).append(record)
-            elif (record := latest.get(event["call_id"])) is not None:
-                record["status"], record["error"] = event["status"], event["error"]
-                record["result"] = json.loads(event["result"]) if event["result"] else None
-                record["duration_ms"] = event["duration_ms"]
-                if event["phase"] == "interrupted":
-                    record["noticed_at"] = event["at"]
+        by_turn = _calls_by_turn(self.call_events(session_id))
         return [
             {
                 "id": t[0],
@@ -334,6 +312,35 @@ class HistoryStore:
             }
             for t in turns
         ]
+
+
+def _calls_by_turn(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Audit rows → one record per start of a call, under the turn that started it, with what
+    came of it (the rows after it for that call)."""
+    by_turn: dict[str, list[dict[str, Any]]] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["phase"] == "started":
+            started = {
+                "id": event["call_id"],
+                "name": event["name"],
+                "arguments": json.loads(event["arguments"] or "{}"),
+                "confirmation": event["confirmation"],
+                "status": event["status"],
+                "result": None,
+                "error": None,
+                "duration_ms": None,
+                "noticed_at": None,
+            }
+            latest[event["call_id"]] = started
+            by_turn.setdefault(event["turn_id"], []).append(started)
+        elif (record := latest.get(event["call_id"])) is not None:
+            record["status"], record["error"] = event["status"], event["error"]
+            record["result"] = json.loads(event["result"]) if event["result"] else None
+            record["duration_ms"] = event["duration_ms"]
+            if event["phase"] == "interrupted":
+                record["noticed_at"] = event["at"]
+    return by_turn
 
 
 class _Transaction:
