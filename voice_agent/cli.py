@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from voice_agent.errors import ConfigError, VoiceAgentError
@@ -533,6 +534,7 @@ def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, A
             }
             for c in result.tool_calls
         ],
+        "warnings": [e.message for e in result.events if e.type == "audio_warning"],
         "reply_text": result.reply_text,
         "reply_audio": str(reply_audio) if reply_audio else None,
         "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
@@ -545,6 +547,8 @@ def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, A
 
 def _print_turn(turn: dict[str, Any]) -> None:
     emotion = turn["emotion"]
+    for warning in turn["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     console.print(f"[bold]heard:[/bold] {turn['transcript'] or '(nothing)'}")
     if emotion:
         console.print(f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f})")
@@ -581,20 +585,27 @@ def run_turn(
     funaudiochat: FunAudioChatOption = None,
     cosyvoice: CosyVoiceOption = None,
     device: DeviceOption = "cuda",
+    strict_audio: Annotated[
+        bool,
+        typer.Option(
+            "--strict-audio", help="Refuse a damaged audio file (one cut short) instead of warning."
+        ),
+    ] = False,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
     Runs without anyone to ask, so a tool that needs confirmation is not run.
     """
-    from voice_agent.audio import AudioError
+    from voice_agent.audio import AudioError, load_audio
 
     try:
+        speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
         models = _profile(profile, funaudiochat, cosyvoice, device)
         agent = _agent(tools, base_url, models, db, interactive=False, speak=out is not None)
 
         async def go() -> Any:
             async with agent.registry:
-                return await agent.turn(audio)
+                return await agent.turn(speech)
 
         result = asyncio.run(go())
     except (VoiceAgentError, AudioError) as e:
