@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from voice_agent.errors import ConfigError, VoiceAgentError
@@ -152,16 +154,27 @@ def tools_call(
         )
         return
     for problem in parsed.problems:
-        console.print(f"[red]could not decode:[/red] {problem}")
+        console.print(f"[red]could not decode:[/red] {_printable(problem)}")
     if parsed.text:
-        console.print(f"[bold]text:[/bold] {parsed.text}")
+        console.print(f"[bold]text:[/bold] {_printable(parsed.text)}")
     table = Table(title=f"{len(parsed.calls)} calls")
     for column in ("tool", "arguments", "result", "ms"):
         table.add_column(column)
     for call, res in zip(parsed.calls, results, strict=True):
         shown = json.dumps(res.value) if res.ok else f"[red]{res.kind}[/red]: {res.error}"
-        table.add_row(call.name, json.dumps(call.arguments), shown, f"{res.duration_ms:.2f}")
+        table.add_row(
+            _printable(call.name),
+            json.dumps(call.arguments),
+            _printable(shown),
+            f"{res.duration_ms:.2f}",
+        )
     console.print(table)
+
+
+def _printable(text: str) -> str:
+    """Model output as a terminal can show it: a lone surrogate (from a JSON escape, or a
+    command-line byte that is not UTF-8) is written as its escape instead of failing the print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Suite(StrEnum):
@@ -531,6 +544,7 @@ def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, A
             }
             for c in result.tool_calls
         ],
+        "warnings": [e.message for e in result.events if e.type == "audio_warning"],
         "reply_text": result.reply_text,
         "reply_audio": str(reply_audio) if reply_audio else None,
         "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
@@ -543,6 +557,8 @@ def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, A
 
 def _print_turn(turn: dict[str, Any]) -> None:
     emotion = turn["emotion"]
+    for warning in turn["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
     console.print(f"[bold]heard:[/bold] {turn['transcript'] or '(nothing)'}")
     if emotion:
         raw = emotion["raw"]
@@ -583,20 +599,27 @@ def run_turn(
     funaudiochat: FunAudioChatOption = None,
     cosyvoice: CosyVoiceOption = None,
     device: DeviceOption = "cuda",
+    strict_audio: Annotated[
+        bool,
+        typer.Option(
+            "--strict-audio", help="Refuse a damaged audio file (one cut short) instead of warning."
+        ),
+    ] = False,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
     Runs without anyone to ask, so a tool that needs confirmation is not run.
     """
-    from voice_agent.audio import AudioError
+    from voice_agent.audio import AudioError, load_audio
 
     try:
+        speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
         models = _profile(profile, funaudiochat, cosyvoice, device)
         agent = _agent(tools, base_url, models, db, interactive=False, speak=out is not None)
 
         async def go() -> Any:
             async with agent.registry:
-                return await agent.turn(audio)
+                return await agent.turn(speech)
 
         result = asyncio.run(go())
     except (VoiceAgentError, AudioError) as e:
@@ -742,12 +765,23 @@ def history(
             f"{c['name']}({json.dumps(c['arguments'])}) → {c['status']}" for c in t["tool_calls"]
         )
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
-        table.add_row(t["transcript"] or "", emotion, calls, t["reply_text"] or "")
+        table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
     console.print(table)
     if len(sessions) > 1:
         console.print(
             "[dim]other sessions: " + ", ".join(s["id"] for s in sessions[1:6]) + "[/dim]"
         )
+
+
+def _reply_cell(turn: dict[str, Any]) -> str:
+    """The reply as recorded, and whether the turn was cut off and how."""
+    reply = turn["reply_text"] or ""
+    if turn.get("noticed_at"):
+        noticed = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(turn["noticed_at"]))
+        return f"{reply}\n(interrupted: the process ended mid-turn; noticed {noticed})".strip()
+    if turn["status"] == "interrupted":
+        return f"{reply}\n(interrupted: the user spoke over it)".strip()
+    return reply
 
 
 def _result_dict(result: ToolResult) -> dict[str, Any]:

@@ -246,7 +246,7 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
         if db.exists():
             try:
                 with sqlite3.connect(db) as conn:
-                    if conn.execute("SELECT count(*) FROM tool_calls").fetchone()[0]:
+                    if conn.execute("SELECT count(*) FROM call_events").fetchone()[0]:
                         break
             except sqlite3.OperationalError:
                 continue  # the schema is still being created
@@ -258,7 +258,7 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
     assert (call["name"], call["arguments"], call["status"]) == (
         "water_garden",
         {"minutes": 5},
-        "running",
+        "interrupted",  # the reopening store noticed the process was gone
     )
 
 

@@ -75,3 +75,29 @@ def test_augmentation() -> None:
     assert abs(change_speed(clean, 1.25).duration - 0.8) < 0.01
     with pytest.raises(AudioError, match="outside"):
         change_speed(clean, 10)
+
+
+def cut_short(path: Path, keep: float = 1 / 3) -> bytes:
+    """A real WAV file with only the first part of its data kept, the header left as it was
+    (a copy or download that stopped)."""
+    data = path.read_bytes()
+    return data[: 44 + int((len(data) - 44) * keep)]
+
+
+def test_a_wav_file_cut_short_is_used_with_a_warning_or_refused(tmp_path: Path) -> None:
+    """It was read silently: the first third of "Add two bottles of milk" ran a tool."""
+    whole = tmp_path / "whole.wav"
+    soundfile.write(whole, tone(seconds=1.5), 16_000, subtype="PCM_16")
+    assert load_audio(whole).warnings == ()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(cut_short(whole))
+    [warning] = load_audio(cut).warnings
+    assert warning.startswith(f"{cut}: the file is cut short: its header promises 48000 bytes")
+    assert "only 16000 are there (0.50 s of 1.50 s)" in warning
+    assert abs(load_audio(cut).duration - 0.5) < 0.01, "what is there is still used"
+    assert load_audio(cut.read_bytes()).warnings[0].startswith("the audio bytes: the file is cut")
+    with pytest.raises(AudioError, match=r"cut\.wav: the file is cut short.*refused"):
+        load_audio(cut, strict=True)
+    streamed = bytearray(cut.read_bytes())
+    streamed[40:44] = b"\xff\xff\xff\xff"  # a streaming writer's "length unknown"
+    assert load_audio(bytes(streamed)).warnings == ()

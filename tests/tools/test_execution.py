@@ -69,6 +69,57 @@ async def test_invalid_arguments_name_the_path_and_expectation_and_do_not_run() 
     assert ran == []
 
 
+async def test_lone_surrogates_are_invalid_arguments_naming_the_parameter() -> None:
+    """A ``"\\ud800"`` JSON escape decodes to a lone surrogate that no validator can take; it
+    used to escape ``execute()`` as UnicodeEncodeError."""
+    ran = []
+
+    @tool
+    def record(n: str, tags: list[str] | None = None) -> str:
+        ran.append(n)
+        return n
+
+    registry = ToolRegistry([record])
+    [value, nested, key] = await registry.execute(
+        registry.parse(
+            '<tool_call>{"name": "record", "arguments": {"n": "\\ud800"}}</tool_call>'
+            '<tool_call>{"name": "record", "arguments": {"n": "a", "tags": ["ok", "x\\udfffy"]}}'
+            '</tool_call><tool_call>{"name": "record", "arguments": {"\\udc00": "a"}}</tool_call>'
+        )
+    )
+    assert [value.kind, nested.kind, key.kind] == ["invalid_arguments"] * 3
+    assert "arguments.n: contains '\\ud800', a lone surrogate" in value.error
+    assert "arguments.tags[1]: contains '\\udfff'" in nested.error
+    assert "arguments: a key contains '\\udc00'" in key.error
+    assert all(r.error.isascii() for r in (value, nested, key))
+    assert ran == []
+
+
+async def test_calls_over_the_per_output_cap_are_refused_with_the_reason() -> None:
+    ran: list[int] = []
+
+    @tool(inline=True)
+    def count(n: int) -> int:
+        ran.append(n)
+        return n
+
+    registry = ToolRegistry([count], max_calls_per_output=3)
+    output = "".join(
+        f'<tool_call>{{"name": "count", "arguments": {{"n": {i}}}}}</tool_call>' for i in range(5)
+    )
+    with structlog.testing.capture_logs() as logs:
+        results = await registry.execute(registry.parse(output))
+    assert [r.kind for r in results] == ["ok", "ok", "ok", "refused", "refused"]
+    assert sorted(ran) == [0, 1, 2]
+    assert "asked for 5 tool calls and at most 3 run per reply" in results[3].error
+    assert '"kind": "refused"' in results[4].to_message()
+    [over] = [e for e in logs if e["event"] == "tool.calls_over_limit"]
+    assert over["refused_call_ids"] == [r.call_id for r in results[3:]]
+    assert ToolRegistry().max_calls_per_output == 32
+    with pytest.raises(ValueError, match="at least 1"):
+        ToolRegistry(max_calls_per_output=0)
+
+
 async def test_unknown_tool_lists_known_names_and_suggests() -> None:
     registry = ToolRegistry([add, weather])
     [result] = await registry.execute([call("wether", city="x")])

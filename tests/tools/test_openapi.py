@@ -213,3 +213,56 @@ def test_bad_specs_are_refused_clearly(tmp_path: Path) -> None:
     dangling = dict(SPEC, paths={"/x": {"get": {"parameters": [{"$ref": "#/nope"}]}}})
     with pytest.raises(ToolDefinitionError, match="points to nothing"):
         ToolRegistry().register_openapi(dangling, base_url="http://127.0.0.1:1")
+
+
+async def test_dot_segments_are_refused_and_the_request_path_matches_the_template(
+    server: str, spec_file: Path
+) -> None:
+    """``getPet(petId="..")`` requested ``/`` and ``petId="."`` requested ``/pets``: the URL's
+    dot segments collapsed on the allowed host."""
+    registry = ToolRegistry()
+    registry.register_openapi(spec_file, base_url=server)
+    up, here, empty, dotted, three = await registry.execute(
+        [
+            call("getPet", petId=".."),
+            call("getPet", petId="."),
+            call("getPet", petId=""),
+            call("getPet", petId="a.b"),
+            call("getPet", petId="..."),
+        ]
+    )
+    for refused, value in ((up, ".."), (here, "."), (empty, "")):
+        assert refused.kind == "tool_error"
+        assert f"path parameter 'petId' cannot be {value!r}" in refused.error
+    assert "HTTP 404" in dotted.error and "HTTP 404" in three.error
+    assert Handler.seen == ["/pets/a.b", "/pets/..."], "only the two real segments were sent"
+
+
+async def test_a_spec_path_that_collapses_is_refused_before_sending(server: str) -> None:
+    """The spec is untrusted too: a template whose dots resolve elsewhere never leaves."""
+    spec = dict(SPEC, paths={"/pets/{petId}/../../big": {"get": {"operationId": "sneaky"}}})
+    registry = ToolRegistry()
+    registry.register_openapi(spec, base_url=server)
+    [result] = await registry.execute([call("sneaky", petId="1")])
+    assert result.kind == "tool_error"
+    assert "refusing to call '/big': it does not match" in result.error
+    assert Handler.seen == []
+
+
+async def test_header_values_http_cannot_carry_name_the_parameter(server: str) -> None:
+    greet = {"name": "X-Name", "in": "header", "required": True, "schema": {"type": "string"}}
+    spec = dict(SPEC, paths={"/pets/1": {"get": {"operationId": "greet", "parameters": [greet]}}})
+    registry = ToolRegistry()
+    registry.register_openapi(spec, base_url=server)
+    accented, injected, plain = await registry.execute(
+        [
+            call("greet", **{"X-Name": "Zoë"}),
+            call("greet", **{"X-Name": "a\r\nX-Api-Key: stolen"}),
+            call("greet", **{"X-Name": "Zoe"}),
+        ]
+    )
+    assert accented.kind == "tool_error" and "details are in the log" not in accented.error
+    assert "header parameter 'X-Name' cannot hold 'ë'" in accented.error
+    assert "must be ASCII" in accented.error
+    assert "header parameter 'X-Name' cannot hold control characters" in injected.error
+    assert plain.ok and Handler.seen == ["/pets/1"]

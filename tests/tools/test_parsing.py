@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import keyword
 import math
+import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -179,3 +182,41 @@ def test_fuzz_round_trip_every_format(arguments: dict[str, object]) -> None:
         return  # `if=1` cannot be written as a Python keyword argument
     args_py = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
     assert names_args(f"[tool_x({args_py})]") == [("tool_x", arguments)]
+
+
+BLOCK_FAMILIES = {
+    "calls": '<tool_call>{"name": "f", "arguments": {"a": "x"}}</tool_call> and ',
+    "unbalanced quotes": '<tool_call>"</tool_call>"',
+    "fences": '```json\n{"name": "f", "arguments": {}}\n``` then ',
+    "mixed": '<tool_call>{"name": "f"}</tool_call> ```py\nf(a=1)\n``` <tool_call>"a</tool_call>',
+}
+
+
+def growth(parse: Callable[[str], object], unit: str, n: int) -> float:
+    """CPU time for ``4n`` repetitions over that for ``n``, best of three each: about 4 when
+    the parse is linear, about 16 when it is quadratic, whatever the machine's speed. The
+    garbage collector is off while timing: its full passes over the calls found so far would
+    add a growth of their own."""
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.process_time()
+            parse(text)
+            times.append(time.process_time() - start)
+        return max(min(times), 1e-6)
+
+    gc.collect()
+    gc.disable()
+    try:
+        return best(unit * 4 * n) / best(unit * n)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("family", sorted(BLOCK_FAMILIES))
+def test_parsing_time_grows_linearly_with_the_number_of_blocks(family: str) -> None:
+    """2,000 → 8,000 blocks took 0.45 s → 6.2 s (x14): each block's search ran to the end."""
+    ratio = growth(parse_tool_calls, BLOCK_FAMILIES[family], 2_000)
+    assert ratio < 8, f"{family}: 4x the blocks took {ratio:.1f}x the time"
+    assert len(parse_tool_calls(BLOCK_FAMILIES[family] * 50).calls) in (0, 50, 100)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.tools.test_parsing import growth
 from voice_agent.tools import StreamPiece, ToolCallSplitter, parse_tool_calls
 
 CALL = (
@@ -84,3 +86,32 @@ def test_any_chunking_gives_the_same_result(cuts: list[int], reply: str) -> None
     whole = parse_tool_calls(reply)
     assert names == [c.name for c in whole.calls]
     assert text.split() == whole.text.split()
+
+
+def stream(reply: str, size: int = 5) -> tuple[int, int]:
+    """Calls and problems found when ``reply`` arrives ``size`` characters at a time."""
+    splitter, calls, problems = ToolCallSplitter(), 0, 0
+    for i in range(0, len(reply), size):
+        piece = splitter.feed(reply[i : i + size])
+        calls, problems = calls + len(piece.calls), problems + len(piece.problems)
+    last = splitter.finish()
+    return calls + len(last.calls), problems + len(last.problems)
+
+
+def test_many_blocks_that_never_close_do_not_overflow_the_stack() -> None:
+    """finish() read each block that an unbalanced quote kept open by recursing once per
+    block: 2,000 of them raised RecursionError out of the agent's turn."""
+    for reply in ('<tool_call>"</tool_call>"' * 3_000, '<tool_call>"a</tool_call>' * 3_000):
+        whole = parse_tool_calls(reply)
+        assert stream(reply) == (0, len(whole.problems)) and len(whole.problems) >= 1_500
+
+
+@pytest.mark.parametrize(
+    "unit", [CALL + " and ", '<tool_call>"</tool_call>"', "word " * 3 + "```json\n{}\n``` "]
+)
+@pytest.mark.parametrize("size", [5, 10**9])
+def test_streaming_time_grows_linearly(unit: str, size: int) -> None:
+    """A growing reply, streamed in small chunks and in one: 4x the reply takes about 4x the CPU
+    time (16x if each chunk rescanned the open block)."""
+    ratio = growth(lambda reply: stream(reply, size), unit, 1_000)
+    assert ratio < 8, f"chunks of {size}: 4x the reply took {ratio:.1f}x the time"

@@ -3,6 +3,7 @@
 from voice_agent.agent._agent import CallRecord, TurnResult, VoiceAgent
 from voice_agent.agent._events import (
     AudioChunkEvent,
+    AudioWarningEvent,
     EmotionEvent,
     Event,
     MetricsEvent,
@@ -15,6 +16,7 @@ from voice_agent.agent._store import HistoryStore, default_db_path
 
 __all__ = [
     "AudioChunkEvent",
+    "AudioWarningEvent",
     "CallRecord",
     "EmotionEvent",
     "Event",

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from voice_agent.agent._events import (
     AudioChunkEvent,
+    AudioWarningEvent,
     CallStatus,
     EmotionEvent,
     Event,
@@ -286,6 +287,8 @@ class VoiceAgent:
     ) -> None:
         start = time.perf_counter()
         turn_id = self.store.start_turn(self.session_id) if self.store else ""
+        for warning in audio.warnings if audio is not None else ():
+            emit(AudioWarningEvent(message=warning))
         model = self.profile.understanding
         metadata = {"session_id": self.session_id}
         if not isinstance(model, ConversationalModel):

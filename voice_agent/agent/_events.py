@@ -11,6 +11,7 @@ from voice_agent.policies import PolicyDecision
 
 __all__ = [
     "AudioChunkEvent",
+    "AudioWarningEvent",
     "EmotionEvent",
     "Event",
     "MetricsEvent",
@@ -29,6 +30,14 @@ class TranscriptEvent:
 
     type: Literal["transcript"] = "transcript"
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioWarningEvent:
+    """Something wrong with the input audio that did not stop the turn (a file cut short)."""
+
+    type: Literal["audio_warning"] = "audio_warning"
+    message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +99,8 @@ class MetricsEvent:
 
 
 Event = (
-    TranscriptEvent
+    AudioWarningEvent
+    | TranscriptEvent
     | EmotionEvent
     | ToolCallEvent
     | ToolResultEvent

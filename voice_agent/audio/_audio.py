@@ -7,7 +7,9 @@ that form and refuses the rest with a message that says what was wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import struct
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -19,7 +21,7 @@ from scipy.signal import resample_poly
 
 from voice_agent.errors import VoiceAgentError
 
-__all__ = ["Audio", "AudioError", "load_audio", "prepare"]
+__all__ = ["Audio", "AudioError", "load_audio", "prepare", "wav_truncation"]
 
 MODEL_RATE = 16_000
 """The rate every understanding model here takes."""
@@ -37,6 +39,8 @@ class Audio:
     """One channel, float32."""
     sample_rate: int
     """Samples per second."""
+    warnings: tuple[str, ...] = ()
+    """What was wrong with the source but did not stop it being used (a file cut short)."""
 
     @property
     def duration(self) -> float:
@@ -54,7 +58,7 @@ class Audio:
             return self
         g = gcd(rate, self.sample_rate)
         out = resample_poly(self.samples, rate // g, self.sample_rate // g).astype(np.float32)
-        return Audio(samples=out, sample_rate=rate)
+        return Audio(samples=out, sample_rate=rate, warnings=self.warnings)
 
     def to_wav_bytes(self) -> bytes:
         """16-bit PCM WAV."""
@@ -116,25 +120,69 @@ def prepare(
     return Audio(samples=array.astype(np.float32), sample_rate=sample_rate).resampled(rate)
 
 
-def load_audio(source: str | Path | bytes, **options: object) -> Audio:
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+"""``data`` sizes a streaming writer leaves when it cannot know the length: not a promise."""
+
+
+def wav_truncation(head: bytes, size: int) -> str | None:
+    """Why a WAV file is cut short, from its first bytes and its length; None when it is not
+    (or is not a WAV file).
+
+    libsndfile reads a WAV whose ``data`` chunk ends before its header says without a word; the
+    speech in it then ends mid-sentence and may be understood as something else.
+    """
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(head):
+        chunk, length = struct.unpack_from("<4sI", head, offset)
+        if chunk == b"fmt " and offset + 20 <= len(head):
+            byte_rate = struct.unpack_from("<I", head, offset + 16)[0]
+        if chunk == b"data":
+            present = size - offset - 8
+            if length in _UNKNOWN_SIZES or present >= length:
+                return None
+            seconds = (
+                f" ({present / byte_rate:.2f} s of {length / byte_rate:.2f} s)" if byte_rate else ""
+            )
+            return (
+                f"the file is cut short: its header promises {length} bytes of audio but only "
+                f"{present} are there{seconds}; the end of what was said is missing"
+            )
+        offset += 8 + length + (length & 1)
+    return None
+
+
+def load_audio(source: str | Path | bytes, *, strict: bool = False, **options: object) -> Audio:
     """Read an audio file (WAV, FLAC, OGG, … as libsndfile knows them) and :func:`prepare` it.
 
+    Args:
+        source: a path, or the file's bytes.
+        strict: refuse a file that is cut short instead of using it with a warning in
+            :attr:`Audio.warnings`.
+        **options: passed to :func:`prepare`.
+
     Raises:
-        AudioError: the file is missing or not audio, or :func:`prepare` refuses it.
+        AudioError: the file is missing or not audio, cut short (with ``strict``), or
+            :func:`prepare` refuses it.
     """
     if not isinstance(source, bytes) and not Path(source).is_file():
         raise AudioError(f"no such audio file: {source}")
+    where = "the audio bytes" if isinstance(source, bytes) else str(source)
     try:
         if isinstance(source, bytes):
             data, rate = soundfile.read(io.BytesIO(source), dtype="float32", always_2d=False)
-            where = "the audio bytes"
+            warning = wav_truncation(source[:65_536], len(source))
         else:
             data, rate = soundfile.read(str(source), dtype="float32", always_2d=False)
-            where = str(source)
+            with Path(source).open("rb") as file:
+                warning = wav_truncation(file.read(65_536), Path(source).stat().st_size)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
-        name = "the audio bytes" if isinstance(source, bytes) else str(source)
-        raise AudioError(f"cannot read {name} as audio: {e}") from None
+        raise AudioError(f"cannot read {where} as audio: {e}") from None
+    if warning and strict:
+        raise AudioError(f"{where}: {warning}; refused (strict audio checking is on)")
     try:
-        return prepare(data, int(rate), **options)  # type: ignore[arg-type]
+        audio = prepare(data, int(rate), **options)  # type: ignore[arg-type]
     except AudioError as e:
         raise AudioError(f"{where}: {e}") from None
+    return dataclasses.replace(audio, warnings=(f"{where}: {warning}",)) if warning else audio

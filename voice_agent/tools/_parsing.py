@@ -21,6 +21,7 @@ import json
 import math
 import operator
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,8 +33,10 @@ __all__ = [
     "Dialect",
     "decode_markup",
     "find_closer",
+    "markup_blocks",
     "parse_python_calls",
     "parse_tool_calls",
+    "scan_closer",
     "split_fence_lang",
 ]
 
@@ -43,6 +46,8 @@ _CALL_LANGS = frozenset({"", "json", "python", "py", "tool_call", "tool_code"})
 _STRICT_LANGS = frozenset({"json", "tool_call", "tool_code"})
 """Fences that claim to hold a call: when they do not decode, that is reported."""
 _CLOSER_SCAN = {c: re.compile(r'\\.|"|' + re.escape(c)) for c in (CLOSE_CALL, FENCE)}
+_TOKEN_AT = {c: re.compile(r'\\|"|(?=' + re.escape(c) + ")") for c in (CLOSE_CALL, FENCE)}
+"""Every place where a :data:`_CLOSER_SCAN` token may start (closers overlapping too)."""
 _MAX_REPAIR = 64_000
 """Longest text handed to json-repair; beyond this, garbage is garbage."""
 _MAX_DEPTH = 64
@@ -353,20 +358,67 @@ def _decode_block(body: str, known: Collection[str] | None) -> list[ToolCall]:
     return parse_python_calls(body)
 
 
+def scan_closer(text: str, closer: str, start: int, in_string: bool) -> tuple[int, int, bool]:
+    """Resumable :func:`find_closer`: ``(index or -1, where to resume, in_string there)``.
+
+    A streamed block is scanned as it arrives; resuming where the last scan stopped (a token
+    cut by the end of the text is scanned again) keeps that linear in the block's length.
+    """
+    resume = start
+    for match in _CLOSER_SCAN[closer].finditer(text, start):
+        token = match.group()
+        if token == '"':  # noqa: S105 - a quote, not a password
+            in_string = not in_string
+        elif token == closer and not in_string:
+            return match.start(), match.end(), in_string
+        resume = match.end()
+    return -1, max(resume, len(text) - len(closer) + 1), in_string
+
+
 def find_closer(text: str, closer: str, start: int = 0) -> int:
     """Index of the first ``closer`` at or after ``start`` that is not inside a JSON string.
 
     A call's arguments may contain ``</tool_call>`` or triple backticks inside a
     string; that must not end the block. Returns -1 when there is none (yet).
     """
-    in_string = False
-    for match in _CLOSER_SCAN[closer].finditer(text, start):
-        token = match.group()
-        if token == '"':  # noqa: S105 - a quote, not a password
-            in_string = not in_string
-        elif token == closer and not in_string:
-            return match.start()
-    return -1
+    return scan_closer(text, closer, start, False)[0]
+
+
+class _CloserIndex:
+    """:func:`find_closer`'s answer for every start in one text, from one backward pass.
+
+    An unbalanced quote makes a block's scan run to the end of the text; were that repeated per
+    block (``<tool_call>"</tool_call>"`` many times), parsing would be quadratic. The scan is a
+    two-state machine (in a string or not) stepping over escapes, quotes and closers, so its
+    outcome from each token in each state follows from the next token's.
+    """
+
+    def __init__(self, text: str, closer: str) -> None:
+        tokens = [m.start() for m in _TOKEN_AT[closer].finditer(text)]
+        self._tokens, self._closers = tokens, [p for p in tokens if text[p] not in '\\"']
+        found = [(-1, -1)] * (len(tokens) + 1)
+        """``found[i][in_string]``: the closer a scan reaching token ``i`` ends at."""
+        for i in range(len(tokens) - 1, -1, -1):
+            at = tokens[i]
+            if text[at] == "\\":  # an escape takes the next character, a newline excepted
+                step = 2 if at + 1 < len(text) and text[at + 1] != "\n" else 1
+                following = found[bisect_left(tokens, at + step, i + 1)]
+                found[i] = following
+            elif text[at] == '"':
+                following = found[i + 1]
+                found[i] = (following[1], following[0])
+            else:  # a closer: the answer outside a string; skipped whole inside one
+                found[i] = (at, found[bisect_left(tokens, at + len(closer), i + 1)][1])
+        self._found = found
+
+    def find(self, start: int) -> int:
+        """Same as ``find_closer(text, closer, start)``."""
+        return self._found[bisect_left(self._tokens, start)][0]
+
+    def first(self, start: int) -> int:
+        """Same as ``text.find(closer, start)``."""
+        i = bisect_left(self._closers, start)
+        return self._closers[i] if i < len(self._closers) else -1
 
 
 def split_fence_lang(body: str) -> tuple[str, str]:
@@ -391,20 +443,32 @@ def decode_markup(
         return [], f"{FENCE + lang if fenced else OPEN_CALL} block: {e}"
 
 
-def _markup_blocks(text: str) -> Iterator[tuple[int, int, bool, str, str]]:
-    """``(start, end, fenced, lang, body)`` for each tool-call block and code fence."""
+def markup_blocks(text: str) -> Iterator[tuple[int, int, bool, str, str]]:
+    """``(start, end, fenced, lang, body)`` for each tool-call block and code fence.
+
+    Linear in the length of the text however many blocks it holds: each marker's next position
+    is searched for again only once the parse has passed it, and closers come from a
+    :class:`_CloserIndex` once one scan for them has run to the end of the text.
+    """
     pos = 0
+    ahead = {OPEN_CALL: text.find(OPEN_CALL), FENCE: text.find(FENCE)}
+    indexes: dict[str, _CloserIndex] = {}
     while True:
-        hits = [(i, m) for m in (OPEN_CALL, FENCE) if (i := text.find(m, pos)) >= 0]
+        for marker, at in ahead.items():
+            if 0 <= at < pos:
+                ahead[marker] = text.find(marker, pos)
+        hits = [(at, marker) for marker, at in ahead.items() if at >= 0]
         if not hits:
             return
         start, marker = min(hits)
         fenced = marker == FENCE
         closer = FENCE if fenced else CLOSE_CALL
         body_start = start + len(marker)
-        end = find_closer(text, closer, body_start)
-        if end < 0:
-            end = text.find(closer, body_start)  # an unbalanced quote: take the first closer
+        index = indexes.get(closer)
+        end = index.find(body_start) if index else find_closer(text, closer, body_start)
+        if end < 0:  # an unbalanced quote: take the first closer
+            index = indexes.setdefault(closer, index or _CloserIndex(text, closer))
+            end = index.first(body_start)
         stop = len(text) if end < 0 else end + len(closer)
         body = text[body_start : len(text) if end < 0 else end]
         lang, body = split_fence_lang(body) if fenced else ("", body)
@@ -429,7 +493,7 @@ def _parse_text(text: str, known: Collection[str] | None) -> ParseResult:
     problems: list[str] = []
     kept: list[str] = []
     pos = 0
-    for start, stop, fenced, lang, body in _markup_blocks(text):
+    for start, stop, fenced, lang, body in markup_blocks(text):
         kept.append(text[pos:start])
         pos = stop
         found, problem = decode_markup(body, fenced=fenced, lang=lang, known=known)

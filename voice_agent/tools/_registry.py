@@ -55,11 +55,53 @@ def _format_path(path: Iterable[Any]) -> str:
     return "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+def _not_unicode(text: str) -> str | None:
+    """The first lone surrogate in ``text``, written as an escape, or None for valid text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return ascii(text[e.start])
+    return None
+
+
+def _unencodable(arguments: Mapping[str, Any]) -> list[str]:
+    """Strings (keys or values) holding lone surrogates, which no validator or handler can
+    take: a JSON ``"\\ud800"`` escape decodes to one. Walked without recursion, since a
+    hand-built call may nest deeper than the parser allows."""
+    found: list[str] = []
+    stack: list[tuple[list[Any], Any]] = [([], dict(arguments))]
+    while stack and len(found) < 8:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            bad = _not_unicode(value)
+            if bad is not None:
+                found.append(
+                    f"{_format_path(path)}: contains {bad}, a lone surrogate that is not "
+                    "valid Unicode text; send the characters themselves"
+                )
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                bad = _not_unicode(key) if isinstance(key, str) else None
+                if bad is not None:
+                    found.append(
+                        f"{_format_path(path)}: a key contains {bad}, a lone surrogate that "
+                        "is not valid Unicode text"
+                    )
+                    continue
+                stack.append(([*path, key], item))
+        elif isinstance(value, list | tuple):
+            stack.extend(([*path, i], item) for i, item in enumerate(value))
+    return sorted(found)
+
+
 class ToolRegistry:
     """The set of tools an agent can call, with parsing, validation and execution.
 
     Args:
         tools: anything :meth:`register` accepts, registered in order.
+        max_calls_per_output: most calls :meth:`execute` runs from one model output; the rest
+            are answered ``refused`` with the reason. A model in a loop (or a hostile one) may
+            write thousands of calls; a voice turn should not run them.
 
     Example:
         >>> from voice_agent import tool, ToolRegistry
@@ -73,7 +115,11 @@ class ToolRegistry:
         [{'a': 1, 'b': 2}]
     """
 
-    def __init__(self, tools: Iterable[Any] = ()) -> None:
+    def __init__(self, tools: Iterable[Any] = (), *, max_calls_per_output: int = 32) -> None:
+        if max_calls_per_output < 1:
+            raise ValueError("max_calls_per_output must be at least 1")
+        self.max_calls_per_output = max_calls_per_output
+        """Calls beyond this many in one :meth:`execute` are refused, not run."""
         self._tools: dict[str, Tool] = {}
         self._exit = AsyncExitStack()
         for obj in tools:
@@ -286,6 +332,9 @@ class ToolRegistry:
         found = self._tools.get(call.name)
         if found is None:
             return [self._unknown(call.name)]
+        unencodable = _unencodable(call.arguments)
+        if unencodable:
+            return unencodable
         if found.validator.is_valid(call.arguments):
             return []
         errors = sorted(
@@ -313,14 +362,25 @@ class ToolRegistry:
                 run and answer ``needs_confirmation``.
 
         Returns:
-            One result per call, in the order of ``calls``. Never raises for a failing call;
-            cancelling the caller cancels the running calls.
+            One result per call, in the order of ``calls``; calls beyond
+            :attr:`max_calls_per_output` are answered ``refused`` without running. Never raises
+            for a failing call; cancelling the caller cancels the running calls.
         """
+        limit = self.max_calls_per_output
+        over = [_over_limit(c, len(calls), limit) for c in calls[limit:]]
+        if over:
+            log.warning(
+                "tool.calls_over_limit",
+                asked=len(calls),
+                limit=limit,
+                refused_call_ids=[r.call_id for r in over],
+            )
+        calls = calls[:limit]
         if len(calls) == 1:
-            return [await self.execute_one(calls[0], confirm=confirm)]
+            return [await self.execute_one(calls[0], confirm=confirm), *over]
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(self.execute_one(c, confirm=confirm)) for c in calls]
-        return [t.result() for t in tasks]
+        return [t.result() for t in tasks] + over
 
     async def execute_one(self, call: ToolCall, *, confirm: Confirm | None = None) -> ToolResult:
         """Validate and run one call; see :meth:`execute`."""
@@ -399,6 +459,19 @@ class ToolRegistry:
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as e:
             return result("unserializable", f"{call.name!r} returned a value that is not JSON: {e}")
         return result("ok", value=value)
+
+
+def _over_limit(call: ToolCall, asked: int, limit: int) -> ToolResult:
+    return ToolResult(
+        call_id=call.id,
+        name=call.name,
+        ok=False,
+        error=(
+            f"not run: this reply asked for {asked} tool calls and at most {limit} run per "
+            "reply; ask again for the ones still needed"
+        ),
+        kind="refused",
+    )
 
 
 def _renamed(original: Tool, name: str) -> Tool:

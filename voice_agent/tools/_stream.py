@@ -19,8 +19,9 @@ from voice_agent.tools._parsing import (
     FENCE,
     OPEN_CALL,
     decode_markup,
-    find_closer,
+    markup_blocks,
     parse_tool_calls,
+    scan_closer,
     split_fence_lang,
 )
 from voice_agent.tools._types import ToolCall
@@ -43,6 +44,11 @@ class StreamPiece:
 class ToolCallSplitter:
     """Incremental separator of speech and tool-call markup.
 
+    Linear in the length of the reply however it is cut: input is consumed by offset, never
+    re-sliced per block; an open block's closer is searched for only in what arrived since the
+    last search; a block that never closes is read at :meth:`finish` by the whole-text parser's
+    own linear pass.
+
     Args:
         known: tool names, passed to the parser (see :func:`parse_tool_calls`).
 
@@ -58,14 +64,26 @@ class ToolCallSplitter:
     def __init__(self, known: Collection[str] | None = None) -> None:
         self._known = known
         self._buf = ""
+        """Input not consumed yet (in a block: not scanned yet)."""
         self._mode: Literal["start", "text", "call", "fence", "bare"] = "start"
+        self._block: list[str] = []
+        """The open block, from its marker to what has been scanned."""
+        self._in_string = False
+        """Whether the scan of the open block stopped inside a JSON string."""
+        self._ahead: dict[str, int] = {}
+        """Next position of each marker in ``_buf`` (or -1), valid for one ``feed``."""
 
     def feed(self, chunk: str) -> StreamPiece:
         """Take the next piece of generated text; return what can be released now."""
-        self._buf += chunk
         piece = StreamPiece()
-        while self._step(piece):
-            pass
+        if self._mode == "bare":
+            self._block.append(chunk)
+            return piece
+        self._buf += chunk  # what was left is short: held text or the unscanned end of a block
+        self._ahead = {}
+        at: int | None = 0
+        while at is not None:
+            at = self._step(piece, at)
         return piece
 
     def finish(self) -> StreamPiece:
@@ -75,58 +93,69 @@ class ToolCallSplitter:
         if self._mode in ("start", "text"):
             piece.text = buf
         elif self._mode in ("call", "fence"):
-            closer = CLOSE_CALL if self._mode == "call" else FENCE
-            end = buf.find(closer)  # an unbalanced quote hid it; take the first one
-            body, rest = (buf, "") if end < 0 else (buf[:end], buf[end + len(closer) :])
-            self._decode(body, piece, fenced=self._mode == "fence")
-            self._mode = "text"
-            rest_piece = self.feed(rest)
-            tail = self.finish()
-            piece.text += rest_piece.text + tail.text
-            piece.calls += rest_piece.calls + tail.calls
-            piece.problems += rest_piece.problems + tail.problems
+            # The open block never closed outside a string (an unbalanced quote, or a cut-off
+            # generation): read it and all that follows as the whole-text parser does.
+            rest, pos = "".join(self._block) + buf, 0
+            for start, stop, fenced, lang, body in markup_blocks(rest):
+                piece.text += rest[pos:start]
+                self._decode(body, piece, fenced=fenced, lang=lang)
+                pos = stop
+            piece.text += rest[pos:]
         else:  # a reply that opened with [ or {: calls if it decodes, words if it was words
-            result = parse_tool_calls(buf, known=self._known)  # "[laughter] Hi" is words
+            result = parse_tool_calls("".join(self._block) + buf, known=self._known)
             piece.calls, piece.problems, piece.text = result.calls, result.problems, result.text
-        self._mode = "start"
+        self._mode, self._block, self._in_string = "start", [], False
         return piece
 
-    def _step(self, piece: StreamPiece) -> bool:
-        """Advance the state machine once; False when it needs more input."""
+    def _step(self, piece: StreamPiece, at: int) -> int | None:
+        """Advance the state machine once from ``_buf[at:]``; the new offset, or None when it
+        needs more input (``_buf`` then holds only what is still unconsumed)."""
         if self._mode == "start":
-            head = self._buf.lstrip()
-            if not head:
-                return False
-            self._mode = "bare" if head[0] in "[{" else "text"
-            return self._mode == "text"
-        if self._mode == "bare":
-            return False
+            head = len(self._buf) - len(self._buf[at:].lstrip())
+            if head == len(self._buf):  # whitespace so far: nothing to hold it back for
+                piece.text += self._buf[at:]
+                self._buf = ""
+                return None
+            if self._buf[head] in "[{":
+                piece.text += self._buf[at:head]
+                self._mode, self._block = "bare", [self._buf[head:]]
+                self._buf = ""
+                return None
+            self._mode = "text"
+            return at
         if self._mode == "text":
-            return self._step_text(piece)
+            return self._step_text(piece, at)
         closer = CLOSE_CALL if self._mode == "call" else FENCE
-        end = find_closer(self._buf, closer)
+        end, resume, self._in_string = scan_closer(self._buf, closer, at, self._in_string)
         if end < 0:
-            return False
-        self._decode(self._buf[:end], piece, fenced=self._mode == "fence")
-        self._buf = self._buf[end + len(closer) :]
-        self._mode = "text"
-        return True
+            self._block.append(self._buf[at:resume])
+            self._buf = self._buf[resume:]
+            return None
+        self._block.append(self._buf[at:end])
+        marker, body = self._block[0], "".join(self._block[1:])
+        lang, body = split_fence_lang(body) if marker == FENCE else ("", body)
+        self._decode(body, piece, fenced=marker == FENCE, lang=lang)
+        self._mode, self._block, self._in_string = "text", [], False
+        return end + len(closer)
 
-    def _step_text(self, piece: StreamPiece) -> bool:
-        hits = [(i, m) for m in (OPEN_CALL, FENCE) if (i := self._buf.find(m)) >= 0]
+    def _step_text(self, piece: StreamPiece, at: int) -> int | None:
+        for marker in (OPEN_CALL, FENCE):
+            found = self._ahead.get(marker)
+            if found is None or 0 <= found < at:
+                self._ahead[marker] = self._buf.find(marker, at)
+        hits = [(i, m) for m, i in self._ahead.items() if i >= 0]
         if hits:
             index, marker = min(hits)
-            piece.text += self._buf[:index]
-            self._buf = self._buf[index + len(marker) :]
+            piece.text += self._buf[at:index]
             self._mode = "call" if marker == OPEN_CALL else "fence"
-            return True
-        hold = _held_suffix(self._buf)
-        piece.text += self._buf[: len(self._buf) - hold]
-        self._buf = self._buf[len(self._buf) - hold :]
-        return False
+            self._block = [marker]
+            return index + len(marker)
+        keep = len(self._buf) - _held_suffix(self._buf[at:])
+        piece.text += self._buf[at:keep]
+        self._buf = self._buf[keep:]
+        return None
 
-    def _decode(self, block: str, piece: StreamPiece, *, fenced: bool) -> None:
-        lang, body = split_fence_lang(block) if fenced else ("", block)
+    def _decode(self, body: str, piece: StreamPiece, *, fenced: bool, lang: str) -> None:
         calls, problem = decode_markup(body, fenced=fenced, lang=lang, known=self._known)
         piece.calls += calls
         if problem:

@@ -5,6 +5,9 @@ Safety first, because a spec and a model's arguments are both untrusted:
 - requests go only to the base URL, whose host must be named by the caller (``base_url=`` or
   ``allowed_hosts=``); a server URL taken from the spec alone is refused;
 - path parameters are percent-encoded, so an argument cannot change the host or path prefix;
+  one of exactly ``.`` or ``..`` (or empty) is refused, since URL resolution would collapse it,
+  and the final request path must match the operation's template;
+- header parameters must be ASCII without control characters (no header injection);
 - redirects are not followed; each response is read up to ``max_response_bytes`` and no further;
 - an HTTP error status becomes a tool error the model can read (status and the start of the body).
 """
@@ -135,6 +138,15 @@ class _Endpoint:
         self.params, self.body_props = params, body_props
         self.timeout, self.max_bytes = timeout, max_bytes
         self.headers, self.allowed_hosts = dict(headers), allowed_hosts
+        prefix = urlsplit(self.base_url).path
+        self.template = re.compile(
+            re.escape(prefix)
+            + "".join(
+                "[^/]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}/]*\})", path)
+            )
+        )
+        """What the final request path may be: the template with one segment per parameter."""
 
     def build(self, arguments: Mapping[str, Any]) -> httpx.Request:
         path = self.path
@@ -146,11 +158,11 @@ class _Endpoint:
                 continue
             value = arguments[name]
             if where == "path":
-                path = path.replace("{" + name + "}", quote(str(value), safe=""))
+                path = path.replace("{" + name + "}", _path_segment(name, str(value)))
             elif where == "query":
                 query[name] = json.dumps(value) if isinstance(value, dict) else value
             elif where == "header":
-                headers[name] = str(value)
+                headers[name] = _header_value(name, str(value))
         body: Any = None
         if self.body_props is None:
             body = arguments.get("body")
@@ -160,9 +172,15 @@ class _Endpoint:
         host = urlsplit(url).hostname or ""
         if host not in self.allowed_hosts:  # defence in depth; the base URL was checked too
             raise ToolError(f"refusing to call host {host!r}: not in the allow-list")
-        return httpx.Request(
+        request = httpx.Request(
             self.method, url, params=query, headers=headers, json=body if body is not None else None
         )
+        final = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
+        if not self.template.fullmatch(final):  # defence in depth, as for the host
+            raise ToolError(
+                f"refusing to call {final!r}: it does not match the operation's path {self.path!r}"
+            )
+        return request
 
     async def __call__(self, **arguments: Any) -> Any:
         request = self.build(arguments)
@@ -198,6 +216,32 @@ class _Endpoint:
             except ValueError:
                 return text
         return text
+
+
+def _path_segment(name: str, value: str) -> str:
+    """``value`` percent-encoded as one path segment; refused if URL resolution would drop it
+    or step out of it (``/pets/..`` is ``/``, ``/pets/.`` is ``/pets``)."""
+    if value in ("", ".", ".."):
+        raise ToolError(
+            f"path parameter {name!r} cannot be {value!r}: it would change which endpoint is "
+            "called; pass the identifier itself"
+        )
+    return quote(value, safe="")
+
+
+def _header_value(name: str, value: str) -> str:
+    """``value`` if HTTP can carry it as a header; otherwise the parameter and the reason."""
+    if not value.isascii():
+        bad = next(c for c in value if not c.isascii())
+        raise ToolError(
+            f"header parameter {name!r} cannot hold {bad!r}: HTTP header values must be ASCII "
+            "text; transliterate it or pass it in another parameter"
+        )
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        raise ToolError(
+            f"header parameter {name!r} cannot hold control characters such as line breaks"
+        )
+    return value
 
 
 def _operation_tool(
