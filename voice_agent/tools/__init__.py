@@ -9,6 +9,7 @@ from voice_agent.tools._schema import normalize_bfcl_schema
 from voice_agent.tools._stream import StreamPiece, ToolCallSplitter
 from voice_agent.tools._tool import Tool, ToolContext, tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+from voice_agent.tools._vocabulary import recent_words, tool_vocabulary
 
 __all__ = [
     "Confirm",
@@ -26,5 +27,7 @@ __all__ = [
     "parse_python_calls",
     "parse_tool_calls",
     "qwen_tools_block",
+    "recent_words",
     "tool",
+    "tool_vocabulary",
 ]
