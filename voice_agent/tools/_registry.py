@@ -30,7 +30,7 @@ from voice_agent.tools._parsing import parse_tool_calls
 from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
-from voice_agent.tools._vocabulary import recent_words, tool_vocabulary
+from voice_agent.tools._vocabulary import description_copies, recent_words, tool_vocabulary
 
 if TYPE_CHECKING:
     from langchain_core.tools import StructuredTool
@@ -296,7 +296,7 @@ class ToolRegistry:
         if found is None:
             return [self._unknown(call.name)]
         if found.validator.is_valid(call.arguments):
-            return []
+            return description_copies(found.parameters, call.arguments)
         errors = sorted(
             found.validator.iter_errors(call.arguments),
             key=lambda e: [str(p) for p in e.instance_path],

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["recent_words", "tool_vocabulary"]
+__all__ = ["description_copies", "recent_words", "tool_vocabulary"]
 
 _QUOTED = re.compile(r"\"([^\"\n]{1,40})\"|'([^'\n]{1,40})'|`([^`\n]{1,40})`|“([^”\n]{1,40})”")
 _EXAMPLE = re.compile(
@@ -138,3 +138,48 @@ def recent_words(texts: Sequence[str], limit: int = 20) -> list[str]:
         if w.lower() not in _STOP and (len(w) > 2 or w.isdigit())
     )
     return _unique(words)[:limit]
+
+
+def _same_text(a: str, b: str) -> bool:
+    def plain(s: str) -> str:
+        return " ".join(s.lower().split()).strip(" .!?\"'`")
+
+    return plain(a) == plain(b)
+
+
+def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
+    """Problems for string arguments that are their parameter's own description.
+
+    A small model with nothing to put in a required string sometimes writes the schema's
+    description there (the 0.5B played "The artist or band to play."). Such a value passes
+    JSON Schema but is never what the user meant, so validation reports it like any other bad
+    argument and the call does not run.
+
+    Args:
+        parameters: the tool's parameters schema.
+        arguments: the call's arguments.
+    """
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    problems = []
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        if not isinstance(spec, Mapping):
+            continue
+        description = spec.get("description")
+        if (
+            isinstance(value, str)
+            and isinstance(description, str)
+            and _same_text(value, description)
+        ):
+            problems.append(
+                f"arguments.{key}: {value!r} is the parameter's description, not a value; "
+                f"use what the user said, or ask for the {key.replace('_', ' ')}"
+            )
+        elif isinstance(value, Mapping):
+            problems += [
+                p.replace("arguments.", f"arguments.{key}.", 1)
+                for p in description_copies(spec, value)
+            ]
+    return problems
