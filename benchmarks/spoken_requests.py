@@ -44,9 +44,10 @@ from rich.table import Table
 from voice_agent.agent import TurnResult, VoiceAgent
 from voice_agent.audio import Audio, load_audio
 from voice_agent.models._weights import cache_dir
+from voice_agent.models.llm.llama import DEFAULT_SYSTEM
 from voice_agent.models.profiles import load_profile
 from voice_agent.policies import EmotionPolicy
-from voice_agent.tools import ToolRegistry
+from voice_agent.tools import ToolRegistry, description_copies, unsaid_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUESTS = Path(__file__).with_suffix(".yaml")
@@ -215,22 +216,18 @@ def turn_correct(
 
 
 def copied_descriptions(result: TurnResult, registry: ToolRegistry, said: str) -> list[str]:
-    """``tool.param:description`` for each string argument that is the parameter's own
-    description, ``tool.param:example`` for one that is a quoted example of the description
-    the user did not say."""
+    """``tool:description`` for each argument that is its parameter's description, and
+    ``tool:example`` for one that is the description's example the user did not say."""
     out = []
     for call in result.tool_calls:
         tool = registry.get(call.name)
-        properties = tool.schema.get("parameters", {}).get("properties", {}) if tool else {}
-        for key, value in call.arguments.items():
-            description = str(properties.get(key, {}).get("description", ""))
-            if not isinstance(value, str) or not description:
-                continue
-            examples = [_norm(e) for e in re.findall(r'"([^"]+)"', description)]
-            if _norm(value) == _norm(description):
-                out.append(f"{call.name}.{key}:description")
-            elif _norm(value) in examples and _norm(value) not in _norm(said):
-                out.append(f"{call.name}.{key}:example")
+        if tool is not None:
+            out += [f"{call.name}:description"] * len(
+                description_copies(tool.parameters, call.arguments)
+            )
+            out += [f"{call.name}:example"] * len(
+                unsaid_examples(tool.parameters, call.arguments, said)
+            )
     return out
 
 
@@ -263,9 +260,13 @@ async def run_config(
     inputs: list[tuple[str, float]],
     full_turns: bool,
     on_turn: Callable[[Turn], None] | None = None,
+    system_extra: str = "",
 ) -> list[Turn]:
     """Every request in every (voice, speed) of ``inputs`` (voice ``typed``: text turns)."""
     profile = load_profile("cpu-default", llm=model)
+    llm = getattr(profile.understanding, "llm", None)
+    if system_extra and llm is not None:  # a prompt wording to try (the lead owns llama.py's)
+        llm.system = f"{DEFAULT_SYSTEM} {system_extra}"
     registry = home_registry()
     # Every request is neutral speech, so its reply style is the neutral one (issue 12 item 3:
     # an estimate under the threshold never changes it); styles that changed with a guessed
@@ -326,7 +327,6 @@ async def run_config(
                 soft_wrap=True,
                 highlight=False,
             )
-    llm = getattr(profile.understanding, "llm", None)
     if llm is not None:
         llm.close()  # the next model gets the memory
     return turns
@@ -440,6 +440,7 @@ def main() -> None:
     parser.add_argument("--no-typed", action="store_true", help="skip the typed ceiling")
     parser.add_argument("--full-turns", action="store_true", help="let turns end in words")
     parser.add_argument("--out", type=Path, default=Path("spoken_requests_results.json"))
+    parser.add_argument("--system-extra", default="", help="words added to the system prompt")
     parser.add_argument(
         "--rescore", type=Path, default=None, help="score a results file again (no model runs)"
     )
@@ -472,7 +473,11 @@ def main() -> None:
     for model in args.models.split(","):
         for i, bias in enumerate(args.bias.split(",")):
             these = inputs if i == 0 else [x for x in inputs if x[0] != "typed"]  # bias: no effect
-            asyncio.run(run_config(model, bias == "on", requests, these, args.full_turns, save))
+            asyncio.run(
+                run_config(
+                    model, bias == "on", requests, these, args.full_turns, save, args.system_extra
+                )
+            )
     report(turns)
     console.print(
         f"{len(turns)} turns in {time.perf_counter() - started:.0f} s; results: {args.out}"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from voice_agent.tools import ToolCall, ToolRegistry, recent_words, tool, tool_vocabulary
+from voice_agent.tools import (
+    ToolCall,
+    ToolRegistry,
+    recent_words,
+    tool,
+    tool_vocabulary,
+    unsaid_examples,
+)
 
 HOME = Path(__file__).resolve().parents[2] / "examples" / "home" / "tools.py"
 
@@ -81,3 +88,25 @@ def test_an_argument_that_is_its_parameters_description_is_invalid() -> None:
     assert (
         registry.validate(ToolCall(id="2", name="play_music", arguments={"artist": "ABBA"})) == []
     )
+
+
+@tool
+def set_timer(minutes: int, label: str | None = None) -> str:
+    """Start a countdown timer.
+
+    Args:
+        minutes: How long, in minutes.
+        label: What the timer is for, e.g. "pasta".
+    """
+    return label or ""
+
+
+def test_an_example_copied_from_the_description_is_found_unless_the_user_said_it() -> None:
+    parameters = set_timer.parameters
+    copied = unsaid_examples(parameters, {"minutes": 5, "label": "Pasta"}, "Timer for the eggs")
+    assert len(copied) == 1 and copied[0].startswith("arguments.label:")
+    assert (
+        unsaid_examples(parameters, {"minutes": 12, "label": "pasta"}, "a timer for the pasta")
+        == []
+    )
+    assert unsaid_examples(parameters, {"minutes": 5, "label": "eggs"}, "Timer for the eggs") == []

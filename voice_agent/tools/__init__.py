@@ -9,7 +9,12 @@ from voice_agent.tools._schema import normalize_bfcl_schema
 from voice_agent.tools._stream import StreamPiece, ToolCallSplitter
 from voice_agent.tools._tool import Tool, ToolContext, tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
-from voice_agent.tools._vocabulary import recent_words, tool_vocabulary
+from voice_agent.tools._vocabulary import (
+    description_copies,
+    recent_words,
+    tool_vocabulary,
+    unsaid_examples,
+)
 
 __all__ = [
     "Confirm",
@@ -23,6 +28,7 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "ToolResult",
+    "description_copies",
     "normalize_bfcl_schema",
     "parse_python_calls",
     "parse_tool_calls",
@@ -30,4 +36,5 @@ __all__ = [
     "recent_words",
     "tool",
     "tool_vocabulary",
+    "unsaid_examples",
 ]

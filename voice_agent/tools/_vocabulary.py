@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["description_copies", "recent_words", "tool_vocabulary"]
+__all__ = ["description_copies", "recent_words", "tool_vocabulary", "unsaid_examples"]
 
 _QUOTED = re.compile(r"\"([^\"\n]{1,40})\"|'([^'\n]{1,40})'|`([^`\n]{1,40})`|“([^”\n]{1,40})”")
 _EXAMPLE = re.compile(
@@ -182,4 +182,39 @@ def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, An
                 p.replace("arguments.", f"arguments.{key}.", 1)
                 for p in description_copies(spec, value)
             ]
+    return problems
+
+
+def unsaid_examples(
+    parameters: Mapping[str, Any], arguments: Mapping[str, Any], said: str
+) -> list[str]:
+    """Problems for string arguments that are an example from their parameter's description
+    (``e.g. "pasta"``) which the user did not say.
+
+    The 0.5B fills an optional or unclear string with the description's example (a timer
+    "for the eggs" labelled "pasta", every reminder "water the plants"). Whether that is a copy
+    depends on what the user said, which the tool layer does not know: the caller passes it.
+
+    Args:
+        parameters: the tool's parameters schema.
+        arguments: the call's arguments.
+        said: what the user said in the turn (and before, if it may be referred to).
+    """
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    heard = " ".join(_WORD.findall(said.lower()))
+    problems = []
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        description = spec.get("description") if isinstance(spec, Mapping) else None
+        if not isinstance(value, str) or not isinstance(description, str):
+            continue
+        words = " ".join(_WORD.findall(value.lower()))
+        examples = {" ".join(_WORD.findall(e.lower())) for e in _literals(description)}
+        if words and words in examples and f" {words} " not in f" {heard} ":
+            problems.append(
+                f"arguments.{key}: {value!r} is the description's example, which the user did "
+                "not say; use what the user said"
+            )
     return problems
