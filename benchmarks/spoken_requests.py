@@ -41,7 +41,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from voice_agent.agent import TurnResult, VoiceAgent
+from voice_agent.agent import VoiceAgent
 from voice_agent.audio import Audio, load_audio
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.llm.llama import DEFAULT_SYSTEM
@@ -215,19 +215,20 @@ def turn_correct(
     return all(c["status"] in ("ran", "needs confirmation") for c in calls)
 
 
-def copied_descriptions(result: TurnResult, registry: ToolRegistry, said: str) -> list[str]:
+def copied_descriptions(
+    calls: Sequence[Mapping[str, Any]], registry: ToolRegistry, said: str
+) -> list[str]:
     """``tool:description`` for each argument that is its parameter's description, and
     ``tool:example`` for one that is the description's example the user did not say."""
     out = []
-    for call in result.tool_calls:
-        tool = registry.get(call.name)
+    for call in calls:
+        tool = registry.get(call["name"])
         if tool is not None:
-            out += [f"{call.name}:description"] * len(
-                description_copies(tool.parameters, call.arguments)
+            arguments = call["arguments"]
+            out += [f"{tool.name}:description"] * len(
+                description_copies(tool.parameters, arguments)
             )
-            out += [f"{call.name}:example"] * len(
-                unsaid_examples(tool.parameters, call.arguments, said)
-            )
+            out += [f"{tool.name}:example"] * len(unsaid_examples(tool.parameters, arguments, said))
     return out
 
 
@@ -311,7 +312,7 @@ async def run_config(
                 errors=errors,
                 words=words,
                 calls=calls,
-                copied=copied_descriptions(result, registry, request["text"]),
+                copied=copied_descriptions(calls, registry, request["text"]),
                 timings_ms={k: round(v, 1) for k, v in result.timings_ms.items()},
             )
             turns.append(turn)
@@ -422,6 +423,7 @@ def rescored(path: Path) -> list[Turn]:
     turns = [Turn(**t) for t in json.loads(path.read_text())]
     for turn in turns:
         turn.correct = turn_correct(requests[turn.id], turn.calls, registry)
+        turn.copied = copied_descriptions(turn.calls, registry, turn.text)
     return turns
 
 
