@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,30 @@ def test_voice_chat_without_audio_devices_says_what_to_do(
     )
     assert done.returncode == 2
     assert "use --text" in done.stderr and "Traceback" not in done.stderr
+
+
+def this_checkout(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m voice_agent`` from this checkout (the console script may be another one's)."""
+    return subprocess.run(
+        [sys.executable, "-m", "voice_agent", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+
+
+def test_run_chooses_the_llm_and_the_asr_bias(tmp_path: Path) -> None:
+    shown = this_checkout("run", "--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    for option in ("--llm", "--no-asr-bias"):
+        assert option in shown.stdout
+    audio = REPO / "examples" / "home" / "turn_on_kitchen_lights.wav"
+    done = this_checkout(
+        "run", "--audio", str(audio), "--tools", str(HOME_TOOLS), "--llm", "1.5b",
+        "--profile", "remote:http://127.0.0.1:9/v1", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--llm 1.5b goes with the cpu-default profile" in done.stderr

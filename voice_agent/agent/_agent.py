@@ -110,6 +110,8 @@ class VoiceAgent:
             chains); off by default: the model then reports the results in words.
         commands_only: every request must become a tool call (a voice remote for a device,
             say): the first step is decoded as calls only, never as chat.
+        asr_bias: tell the speech recognizer the tools' words and the recent turns' words
+            (``ToolRegistry.vocabulary``), which it then hears better; False hears unbiased.
         on_event: called with every event, in order.
     """
 
@@ -128,6 +130,7 @@ class VoiceAgent:
         acknowledge_after: float | None = 1.5,
         follow_up_calls: bool = False,
         commands_only: bool = False,
+        asr_bias: bool = True,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
@@ -138,6 +141,7 @@ class VoiceAgent:
         self.store, self.speak, self.max_steps = store, speak, max_steps
         self.acknowledge_after, self.on_event = acknowledge_after, on_event
         self.follow_up_calls, self.commands_only = follow_up_calls, commands_only
+        self.asr_bias = asr_bias
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
         self._current: asyncio.Task[None] | None = None
@@ -150,6 +154,18 @@ class VoiceAgent:
         llm = getattr(self.profile.understanding, "llm", None)
         if llm is not None and hasattr(llm, "warm_up"):
             await llm.warm_up([t.schema for t in self.registry])
+
+    def _asr_hints(self) -> list[str]:
+        """What the recognizer should expect: the tools' words, then the last two spoken
+        messages' (an assistant message that is a call's JSON was never spoken)."""
+        if not self.asr_bias:
+            return []
+        spoken = [
+            m.content
+            for m in self.history
+            if m.role == "user" or (m.role == "assistant" and not m.content.startswith(("{", "[")))
+        ]
+        return self.registry.vocabulary(spoken[-2:])
 
     def interrupt(self) -> bool:
         """Barge-in: cut the current turn short (speech stops, running tools are cancelled,
@@ -295,7 +311,11 @@ class VoiceAgent:
             raise ConfigError(f"{model.name} cannot be driven turn by turn by the agent")
         perception = await model.perceive(
             UnderstandingRequest(
-                audio=audio, text=text, tools=[t.schema for t in self.registry], metadata=metadata
+                audio=audio,
+                text=text,
+                tools=[t.schema for t in self.registry],
+                asr_hints=self._asr_hints() if audio is not None else (),
+                metadata=metadata,
             )
         )
         result.timings_ms.update(perception.timings_ms)

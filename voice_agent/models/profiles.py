@@ -31,14 +31,14 @@ _shared: dict[str, Profile] = {}
 _lock = threading.Lock()
 
 
-def _cpu_default() -> Profile:
+def _cpu_default(llm: str = "0.5b") -> Profile:
     from voice_agent.models.asr import WhisperASR
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.emotion import ProsodyEmotion
     from voice_agent.models.llm import LlamaCppLLM
     from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
 
-    understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM(), ProsodyEmotion())
+    understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM(weights=llm), ProsodyEmotion())
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
@@ -82,6 +82,9 @@ def load_profile(name: str, **options: Any) -> Profile:
     ``remote:URL`` (or ``remote`` with ``url=``) uses an OpenAI-compatible server at URL for
     the language model, with the embedded speech recognition and voice.
 
+    ``cpu-default`` takes ``llm``: ``0.5b`` (default) or ``1.5b`` (``pip install
+    'voice-agent[large]'``).
+
     ``gpu`` takes ``funaudiochat=DIR`` (required), ``cosyvoice=DIR`` (optional: the embedded
     voice otherwise, and also when CosyVoice fails) and ``device`` (``cuda`` by default;
     ``cpu`` runs the same code in fp32, for tiny test checkpoints).
@@ -94,7 +97,7 @@ def load_profile(name: str, **options: Any) -> Profile:
         if key in _shared:
             return _shared[key]
         if name == "cpu-default":
-            profile = _cpu_default()
+            profile = _cpu_default(**options)
         elif name.startswith("remote:") or (name == "remote" and "url" in options):
             url = options.pop("url", None) or name.removeprefix("remote:")
             profile = _remote(url, **options)

@@ -75,8 +75,9 @@ class SpeechRecognizer(Protocol):
 
     name: str
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        """Transcribe one utterance."""
+    async def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+        """Transcribe one utterance; ``hints`` are phrases to expect (most useful first), which
+        the recognizer may use as far as its model allows, or ignore."""
         ...
 
 
@@ -111,6 +112,9 @@ class UnderstandingRequest:
     tool_choice: Literal["auto", "none", "required"] = "auto"
     """``none``: answer in words (tools stay in the prompt, so its cached prefix is reused);
     ``required``: answer with calls only."""
+    asr_hints: Sequence[str] = ()
+    """Phrases the speech recognizer should expect, most useful first (the tools' vocabulary
+    and recent turns' words, built by the caller); empty: no biasing."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Free-form labels (e.g. an eval sample id) that backends may log; never model input."""
 

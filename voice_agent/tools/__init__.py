@@ -9,6 +9,12 @@ from voice_agent.tools._schema import normalize_bfcl_schema
 from voice_agent.tools._stream import StreamPiece, ToolCallSplitter
 from voice_agent.tools._tool import Tool, ToolContext, tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+from voice_agent.tools._vocabulary import (
+    description_copies,
+    recent_words,
+    tool_vocabulary,
+    unsaid_examples,
+)
 
 __all__ = [
     "Confirm",
@@ -22,9 +28,13 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "ToolResult",
+    "description_copies",
     "normalize_bfcl_schema",
     "parse_python_calls",
     "parse_tool_calls",
     "qwen_tools_block",
+    "recent_words",
     "tool",
+    "tool_vocabulary",
+    "unsaid_examples",
 ]

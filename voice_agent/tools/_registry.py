@@ -30,6 +30,7 @@ from voice_agent.tools._parsing import parse_tool_calls
 from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+from voice_agent.tools._vocabulary import description_copies, recent_words, tool_vocabulary
 
 if TYPE_CHECKING:
     from langchain_core.tools import StructuredTool
@@ -304,6 +305,14 @@ class ToolRegistry:
         """The ``<tools>`` section of a Qwen-family system prompt for these tools."""
         return qwen_tools_block(t.schema for t in self)
 
+    def vocabulary(self, recent: Sequence[str] = ()) -> list[str]:
+        """Phrases a user will say to these tools, for biasing speech recognition, most useful
+        first: tool names as words, enum values, examples from descriptions, parameter names,
+        then the content words of ``recent`` turns (oldest first). The recognizer caps it."""
+        tools = tool_vocabulary(t.schema for t in self)
+        known = {p.lower() for p in tools}
+        return tools + [w for w in recent_words(recent) if w.lower() not in known]
+
     def to_langchain(self) -> list[StructuredTool]:
         """These tools as LangChain ``StructuredTool``s, still validated and run by us."""
         from voice_agent.tools.adapters.langchain import to_langchain
@@ -336,7 +345,7 @@ class ToolRegistry:
         if unencodable:
             return unencodable
         if found.validator.is_valid(call.arguments):
-            return []
+            return description_copies(found.parameters, call.arguments)
         errors = sorted(
             found.validator.iter_errors(call.arguments),
             key=lambda e: [str(p) for p in e.instance_path],

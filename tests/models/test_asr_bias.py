@@ -1,0 +1,83 @@
+"""Speech recognition biased by the tools: the prompt fits Whisper and fixes what it mishears."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_agent.agent import VoiceAgent
+from voice_agent.audio import Audio
+from voice_agent.models import UnderstandingRequest
+from voice_agent.models.asr import WhisperASR
+from voice_agent.models.asr.whisper import MAX_HINT_TOKENS
+from voice_agent.models.cascade import CascadeUnderstanding
+from voice_agent.models.profiles import Profile
+from voice_agent.models.tts import EspeakTTS
+from voice_agent.tools import ToolRegistry
+
+HOME = Path(__file__).resolve().parents[2] / "examples" / "home" / "tools.py"
+HARD = "Set the bedroom thermostat to twenty one degrees"
+"""Misheard by tiny.en in espeak-ng's en-us+f3 voice: "Set the bedroom for a step to 21 degrees"."""
+
+
+def home() -> ToolRegistry:
+    registry = ToolRegistry()
+    registry.register_path(HOME)
+    return registry
+
+
+async def spoken(text: str) -> Audio:
+    chunks = [c.audio async for c in EspeakTTS(voice="en-us+f3").synthesize(text)]
+    samples = np.concatenate([c.samples for c in chunks])
+    return Audio(samples=samples, sample_rate=chunks[0].sample_rate).resampled(16_000)
+
+
+def tokens(whisper: WhisperASR, text: str) -> int:
+    return len(whisper._model.hf_tokenizer.encode(" " + text, add_special_tokens=False).ids)
+
+
+def test_the_prompt_is_cut_at_a_phrase_within_whispers_limit(whisper: WhisperASR) -> None:
+    hints = [f"appliance number {i}" for i in range(300)]
+    prompt = whisper.hint_prompt(hints)
+    assert MAX_HINT_TOKENS - 10 < tokens(whisper, prompt) <= MAX_HINT_TOKENS
+    kept = prompt.removesuffix(".").split(", ")
+    assert kept[0] == "Appliance number 0"
+    assert kept[1:] == hints[1 : len(kept)]  # whole phrases, in order, the head kept
+
+
+def test_the_home_packs_prompt_holds_every_phrase(whisper: WhisperASR) -> None:
+    words = home().vocabulary()
+    prompt = whisper.hint_prompt(words)
+    assert prompt == "S" + ", ".join(words)[1:] + "."
+    assert tokens(whisper, prompt) < MAX_HINT_TOKENS
+
+
+async def test_the_tools_words_fix_a_misheard_request(whisper: WhisperASR) -> None:
+    audio = await spoken(HARD)
+    plain = (await whisper.transcribe(audio)).text
+    biased = (await whisper.transcribe(audio, home().vocabulary())).text
+    assert "thermostat" not in plain.lower()
+    assert "thermostat" in biased.lower() and "21" in biased
+
+
+class Silent:
+    """A text model with nothing to say (only the transcript matters here)."""
+
+    name = "silent"
+
+    async def complete(self, request: UnderstandingRequest) -> str:
+        return ""
+
+
+@pytest.mark.parametrize("bias", [True, False])
+async def test_the_agent_biases_its_recognizer_unless_told_not_to(
+    whisper: WhisperASR, espeak: EspeakTTS, bias: bool
+) -> None:
+    profile = Profile(
+        name="test", understanding=CascadeUnderstanding(whisper, Silent()), tts=espeak
+    )
+    agent = VoiceAgent(tools=home(), profile=profile, speak=False, asr_bias=bias)
+    result = await agent.turn(await spoken(HARD))
+    assert ("thermostat" in result.transcript.lower()) is bias

@@ -1,0 +1,112 @@
+"""The words a recognizer should expect, read from the tools' own schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from voice_agent.tools import (
+    ToolCall,
+    ToolRegistry,
+    recent_words,
+    tool,
+    tool_vocabulary,
+    unsaid_examples,
+)
+
+HOME = Path(__file__).resolve().parents[2] / "examples" / "home" / "tools.py"
+
+
+def home() -> ToolRegistry:
+    registry = ToolRegistry()
+    registry.register_path(HOME)
+    return registry
+
+
+def test_the_home_pack_gives_its_names_rooms_and_examples_tool_names_first() -> None:
+    words = home().vocabulary()
+    names = ["set light", "set thermostat", "add to shopping list", "unlock front door"]
+    assert words[:4] == names
+    for expected in ("kitchen", "living room", "bedroom", "bathroom", "office", "milk"):
+        assert expected in words[4:]
+    assert {"brightness", "celsius", "quantity"} <= set(words)
+    assert len(words) == len({w.lower() for w in words})  # no phrase twice
+
+
+def test_examples_literals_and_nested_enums_from_any_schema() -> None:
+    schema = {
+        "type": "function",
+        "function": {
+            "name": "bookTable.at-restaurant",
+            "description": 'Book a table, e.g. at "Chez Panisse".',
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "time": {"type": "string", "description": "When, for example 7 pm or 19:30."},
+                    "party": {
+                        "anyOf": [
+                            {"type": "string", "enum": ["family", "business"]},
+                            {"type": "null"},
+                        ]
+                    },
+                    "guest_name": {"type": "string", "examples": ["Ada Lovelace"]},
+                },
+            },
+        },
+    }
+    words = tool_vocabulary([schema])
+    assert words[0] == "book table at restaurant"
+    for expected in ("Chez Panisse", "7 pm", "19:30", "family", "business", "Ada Lovelace"):
+        assert expected in words
+    assert words.index("Ada Lovelace") < words.index("guest name")
+
+
+def test_recent_turns_come_after_the_tools_latest_first_without_function_words() -> None:
+    words = home().vocabulary(["Add oat milk please", "Which brand of oat milk?"])
+    tools = home().vocabulary()
+    assert words[: len(tools)] == tools
+    assert words[len(tools) :] == ["brand", "oat", "Add"]
+    assert recent_words(["one two three four"], limit=2) == ["two", "three"]
+
+
+@tool
+def play_music(artist: str, room: Literal["kitchen", "office"] = "kitchen") -> str:
+    """Play music by an artist.
+
+    Args:
+        artist: The artist or band to play.
+        room: Where to play it.
+    """
+    return artist
+
+
+def test_an_argument_that_is_its_parameters_description_is_invalid() -> None:
+    registry = ToolRegistry([play_music])
+    copied = ToolCall(id="1", name="play_music", arguments={"artist": "the artist or band to play"})
+    [problem] = registry.validate(copied)
+    assert problem.startswith("arguments.artist:") and "description" in problem
+    assert (
+        registry.validate(ToolCall(id="2", name="play_music", arguments={"artist": "ABBA"})) == []
+    )
+
+
+@tool
+def set_timer(minutes: int, label: str | None = None) -> str:
+    """Start a countdown timer.
+
+    Args:
+        minutes: How long, in minutes.
+        label: What the timer is for, e.g. "pasta".
+    """
+    return label or ""
+
+
+def test_an_example_copied_from_the_description_is_found_unless_the_user_said_it() -> None:
+    parameters = set_timer.parameters
+    copied = unsaid_examples(parameters, {"minutes": 5, "label": "Pasta"}, "Timer for the eggs")
+    assert len(copied) == 1 and copied[0].startswith("arguments.label:")
+    assert (
+        unsaid_examples(parameters, {"minutes": 12, "label": "pasta"}, "a timer for the pasta")
+        == []
+    )
+    assert unsaid_examples(parameters, {"minutes": 5, "label": "eggs"}, "Timer for the eggs") == []

@@ -1,0 +1,220 @@
+"""The words a user will say to these tools, for biasing speech recognition.
+
+A small recognizer (Whisper tiny.en) mishears exactly the words a tool pack depends on: room
+names, "thermostat", "6 pm" (REFERENCE.md §8: "At the bedroom, thermostat. 61 degrees" for "Set
+the bedroom thermostat to 21 degrees"). Told which words to expect, it hears them. Those words
+are in the tools' own schemas, so they are collected here, automatically, from any tool's
+OpenAI-format schema whatever its origin: tool names split into words, enum values, literals
+and examples in the descriptions, string defaults and ``examples``, parameter names; then the
+words of the recent turns (a name said once is said again: "make that two oat milks").
+
+The result is a list of phrases, most useful first; the recognizer joins and caps them to what
+its model accepts (it knows its own tokenizer, the tool layer does not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ["description_copies", "recent_words", "tool_vocabulary", "unsaid_examples"]
+
+_QUOTED = re.compile(r"\"([^\"\n]{1,40})\"|'([^'\n]{1,40})'|`([^`\n]{1,40})`|“([^”\n]{1,40})”")
+_EXAMPLE = re.compile(
+    r"\b(?:e\.g\.|for example|for instance|such as|like)\s*[:,]?\s*([^;()\n]+?)(?=[.;)\n]|$)",
+    re.IGNORECASE,
+)
+_SPLIT_NAME = re.compile(r"[_\-.\s/]+|(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+_FUNCTION_WORDS = (
+    "a an and any are as at be but by can could do for "
+    "from had has have he her his how i if in into is it "
+    "its me my no not now of off on one or our please set "
+    "she so than that the their them then there these they this to turn "
+    "up us was we were what when which will with would you your yes "
+    "okay ok just also some make it's i'm don't"
+)
+_STOP = frozenset(_FUNCTION_WORDS.split())
+"""Function words: heard fine, and they would crowd the names out."""
+_MAX_PHRASE_WORDS = 4
+"""Longer 'examples' are sentences, not vocabulary."""
+
+
+def _name_words(name: str) -> str:
+    """``set_light`` / ``setLight`` / ``home.set-light`` → ``set light``."""
+    return " ".join(p for p in _SPLIT_NAME.split(name) if p).lower()
+
+
+def _literals(description: str) -> Iterator[str]:
+    """Quoted strings and what follows "e.g." / "such as" in a description."""
+    for match in _QUOTED.finditer(description):
+        yield next(g for g in match.groups() if g)
+    for match in _EXAMPLE.finditer(description):
+        for piece in re.split(r",|\bor\b|\band\b", match.group(1)):
+            yield piece.strip(" \"'`“”")
+
+
+def _schema_values(schema: Any) -> Iterator[str]:
+    """Enum values, string consts/defaults/examples and description literals, depth first."""
+    if not isinstance(schema, Mapping):
+        return
+    for value in schema.get("enum", ()) or ():
+        if isinstance(value, str):
+            yield value
+    for key in ("const", "default"):
+        if isinstance(schema.get(key), str):
+            yield schema[key]
+    for value in schema.get("examples", ()) or ():
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            yield str(value)
+    if isinstance(schema.get("description"), str):
+        yield from _literals(schema["description"])
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(schema.get(key), Mapping):
+            for sub in schema[key].values():
+                yield from _schema_values(sub)
+    for key in ("items", "additionalProperties"):
+        yield from _schema_values(schema.get(key))
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, ()) or ():
+            yield from _schema_values(sub)
+
+
+def _function(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    inner = schema.get("function")
+    return inner if isinstance(inner, Mapping) else schema
+
+
+def _unique(phrases: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for phrase in phrases:
+        phrase = " ".join(phrase.split())
+        key = phrase.lower()
+        if phrase and key not in seen and len(phrase.split()) <= _MAX_PHRASE_WORDS:
+            seen.add(key)
+            out.append(phrase)
+    return out
+
+
+def tool_vocabulary(schemas: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The phrases a user is likely to say to these tools, most useful first.
+
+    Order: every tool's name as words (``add to shopping list``), then enum values, literals
+    and examples from the schemas and descriptions (``living room``, ``milk``, ``6 pm``), then
+    parameter names as words (``brightness``). A recognizer that must cap the list keeps its
+    head, so a large tool pack loses parameter names before it loses tool names.
+
+    Args:
+        schemas: OpenAI-format function dicts (``Tool.schema``), bare or wrapped in
+            ``{"type": "function", "function": …}``.
+    """
+    functions = [_function(s) for s in schemas]
+    names = [_name_words(str(f.get("name", ""))) for f in functions]
+    values: list[str] = []
+    parameters: list[str] = []
+    for f in functions:
+        if isinstance(f.get("description"), str):
+            values += _literals(f["description"])
+        params = f.get("parameters")
+        values += _schema_values(params)
+        if isinstance(params, Mapping) and isinstance(params.get("properties"), Mapping):
+            parameters += [_name_words(p) for p in params["properties"] if p.lower() not in _STOP]
+    return _unique([*names, *values, *parameters])
+
+
+def recent_words(texts: Sequence[str], limit: int = 20) -> list[str]:
+    """Content words of recent turns, the latest turn's first, at most ``limit``.
+
+    Args:
+        texts: the turns' texts, oldest first.
+        limit: how many words to keep.
+    """
+    words = (
+        w.strip("'’-")
+        for text in reversed(texts)
+        for w in _WORD.findall(text)
+        if w.lower() not in _STOP and (len(w) > 2 or w.isdigit())
+    )
+    return _unique(words)[:limit]
+
+
+def _same_text(a: str, b: str) -> bool:
+    def plain(s: str) -> str:
+        return " ".join(s.lower().split()).strip(" .!?\"'`")
+
+    return plain(a) == plain(b)
+
+
+def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
+    """Problems for string arguments that are their parameter's own description.
+
+    A small model with nothing to put in a required string sometimes writes the schema's
+    description there (the 0.5B played "The artist or band to play."). Such a value passes
+    JSON Schema but is never what the user meant, so validation reports it like any other bad
+    argument and the call does not run.
+
+    Args:
+        parameters: the tool's parameters schema.
+        arguments: the call's arguments.
+    """
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    problems = []
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        if not isinstance(spec, Mapping):
+            continue
+        description = spec.get("description")
+        if (
+            isinstance(value, str)
+            and isinstance(description, str)
+            and _same_text(value, description)
+        ):
+            problems.append(
+                f"arguments.{key}: {value!r} is the parameter's description, not a value; "
+                f"use what the user said, or ask for the {key.replace('_', ' ')}"
+            )
+        elif isinstance(value, Mapping):
+            problems += [
+                p.replace("arguments.", f"arguments.{key}.", 1)
+                for p in description_copies(spec, value)
+            ]
+    return problems
+
+
+def unsaid_examples(
+    parameters: Mapping[str, Any], arguments: Mapping[str, Any], said: str
+) -> list[str]:
+    """Problems for string arguments that are an example from their parameter's description
+    (``e.g. "pasta"``) which the user did not say.
+
+    The 0.5B fills an optional or unclear string with the description's example (a timer
+    "for the eggs" labelled "pasta", every reminder "water the plants"). Whether that is a copy
+    depends on what the user said, which the tool layer does not know: the caller passes it.
+
+    Args:
+        parameters: the tool's parameters schema.
+        arguments: the call's arguments.
+        said: what the user said in the turn (and before, if it may be referred to).
+    """
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    heard = " ".join(_WORD.findall(said.lower()))
+    problems = []
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        description = spec.get("description") if isinstance(spec, Mapping) else None
+        if not isinstance(value, str) or not isinstance(description, str):
+            continue
+        words = " ".join(_WORD.findall(value.lower()))
+        examples = {" ".join(_WORD.findall(e.lower())) for e in _literals(description)}
+        if words and words in examples and f" {words} " not in f" {heard} ":
+            problems.append(
+                f"arguments.{key}: {value!r} is the description's example, which the user did "
+                "not say; use what the user said"
+            )
+    return problems
