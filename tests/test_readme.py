@@ -91,3 +91,17 @@ def test_voice_agent_commands_run(command: str, tmp_path: Path) -> None:
 
 def test_readme_has_the_main_commands() -> None:
     assert len(COMMANDS) >= 3
+
+
+GUARANTEES = README.split("## What voice-agent guarantees", 1)[-1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("reference", re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`", GUARANTEES))
+def test_each_guarantee_names_a_test_that_exists(reference: tuple[str, str]) -> None:
+    path, name = reference
+    source = (REPO / path).read_text()
+    assert not name or re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), reference
+
+
+def test_the_guarantees_page_lists_its_tests() -> None:
+    assert len(re.findall(r"`tests/", GUARANTEES)) >= 10
