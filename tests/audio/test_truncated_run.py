@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests._cli import checkout_cli
 from tests.audio.test_audio import cut_short
 from voice_agent.agent import AudioWarningEvent, VoiceAgent
 from voice_agent.audio import load_audio
@@ -28,16 +27,8 @@ def cut(tmp_path: Path) -> Path:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """This checkout's ``voice-agent run``."""
-    return subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", "run", "--tools", str(HOME / "tools.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "PYTHONPATH": str(REPO), "VOICE_AGENT_HOME_DB": str(cwd / "h.db")},
-        check=False,
-    )
+    """``voice-agent run`` on the home tools."""
+    return checkout_cli("run", "--tools", str(HOME / "tools.py"), *args, cwd=cwd)
 
 
 async def test_the_agent_says_the_audio_was_cut_short_first(cut: Path) -> None:

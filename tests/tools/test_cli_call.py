@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-HOME_TOOLS = REPO / "examples" / "home" / "tools.py"
+from tests._cli import HOME_TOOLS, checkout_cli
 
 
 def tools_call(output: str, *flags: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """This checkout's CLI (not whichever ``voice-agent`` is installed) on one model output."""
-    return subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", "tools", "call", str(HOME_TOOLS), output, *flags],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO), "VOICE_AGENT_HOME_DB": str(cwd / "h.db")},
-        check=False,
-    )
+    """``voice-agent tools call`` on one model output."""
+    return checkout_cli("tools", "call", str(HOME_TOOLS), output, *flags, cwd=cwd, timeout=120)
 
 
 def test_lone_surrogate_is_an_invalid_argument_not_a_traceback(tmp_path: Path) -> None:
