@@ -3,7 +3,6 @@ by a killed process marked so by the next store that opens the file."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from voice_agent.models.tts import EspeakTTS
 from voice_agent.testing import ScriptedUnderstanding
 
 REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
 UNLOCK = '<tool_call>{"name": "unlock", "arguments": {"door": "front"}}</tool_call>'
 
 
@@ -134,30 +134,12 @@ def test_a_killed_turn_is_marked_interrupted_and_a_live_one_is_not(tmp_path: Pat
 
 
 def test_a_database_written_before_the_event_log_is_read_whole(tmp_path: Path) -> None:
-    """The one-row-per-call table of older stores, written by that code itself, is copied
+    """The one-row-per-call table of older stores (a dump of one the 20b2c0f store wrote) is copied
     into the event log once; an unfinished turn there counts as ended."""
-    old_source = subprocess.run(
-        ["git", "show", "20b2c0f:voice_agent/agent/_store.py"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if old_source.returncode != 0:
-        pytest.skip("the old store's source is not in this checkout's history")
-    module_path = tmp_path / "old_store.py"
-    module_path.write_text(old_source.stdout)
-    spec = importlib.util.spec_from_file_location("old_store", module_path)
-    assert spec is not None and spec.loader is not None
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
     db = tmp_path / "history.sqlite3"
-    before = old.HistoryStore(db)
-    session = before.new_session("old", ["f"])
-    turn = before.start_turn(session)
-    before.call_started(turn, session, "c1", "f", {"a": 1}, "not needed", "running")
-    before.call_finished("c1", "ran", 2, None, 1.5)
-    before.close()
+    with sqlite3.connect(db) as old:
+        old.executescript((DATA / "history_store_20b2c0f.sql").read_text())
+    session = "27d154ae7373"
 
     store = HistoryStore(db)
     [saved] = store.turns(session)
