@@ -31,7 +31,7 @@ def _db() -> sqlite3.Connection:
     return conn
 
 
-@tool
+@tool(report="The {room} lights are {on}.")
 def set_light(
     room: Room,
     on: bool,
@@ -61,10 +61,10 @@ def set_thermostat(celsius: Annotated[float, Field(ge=10, le=30)]) -> str:
     """
     with closing(_db()) as db, db:
         db.execute("INSERT OR REPLACE INTO thermostat VALUES (1, ?)", (celsius,))
-    return f"thermostat set to {celsius:g} °C"
+    return f"thermostat set to {celsius:g} degrees"
 
 
-@tool
+@tool(report="Added {item} to the shopping list.")
 def add_to_shopping_list(item: str, quantity: Annotated[int, Field(ge=1)] = 1) -> list[str]:
     """Add an item to the shopping list and return the whole list.
 

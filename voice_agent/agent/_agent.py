@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from voice_agent.agent._events import (
     AudioChunkEvent,
@@ -53,6 +53,7 @@ from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry
 __all__ = ["CallRecord", "TurnResult", "VoiceAgent"]
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 NOT_HEARD = "Sorry, I did not catch that. Could you say it again?"
 CANCELLED = "Okay, I won't do that."
@@ -145,15 +146,38 @@ class VoiceAgent:
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
         self._current: asyncio.Task[None] | None = None
+        self._started = False
         self.session_id = (
             store.new_session(self.profile.name, self.registry.names) if store else "memory"
         )
 
     async def start(self) -> None:
-        """Warm the models up (loads weights, caches the system + tools prefix)."""
+        """Warm the models up (loads weights, brings the system + tools prefix into the
+        context, opens the voice). The first turn does this itself, beside the speech
+        recognizer, when it was not called."""
+        self._started = True
         llm = getattr(self.profile.understanding, "llm", None)
+        load_voice = getattr(self.profile.tts, "load", None) if self.speak else None
+        jobs = []
         if llm is not None and hasattr(llm, "warm_up"):
-            await llm.warm_up([t.schema for t in self.registry])
+            jobs.append(llm.warm_up([t.schema for t in self.registry]))
+        if callable(load_voice):
+            jobs.append(asyncio.to_thread(load_voice))
+        await asyncio.gather(*jobs)
+
+    async def _warm_beside(self, work: Awaitable[T]) -> T:
+        """``work`` (the first turn's hearing) with the models loading beside it; a failed
+        load is left to the step that needs the model, which raises it with its own words."""
+        if self._started:
+            return await work
+        warming = asyncio.create_task(self.start())
+        try:
+            return await work
+        finally:
+            try:
+                await warming
+            except Exception as e:
+                log.warning("agent.warm_up_failed", error=str(e)[:200])
 
     def _asr_hints(self) -> list[str]:
         """What the recognizer should expect: the tools' words, then the last two spoken
@@ -309,13 +333,15 @@ class VoiceAgent:
         metadata = {"session_id": self.session_id}
         if not isinstance(model, ConversationalModel):
             raise ConfigError(f"{model.name} cannot be driven turn by turn by the agent")
-        perception = await model.perceive(
-            UnderstandingRequest(
-                audio=audio,
-                text=text,
-                tools=[t.schema for t in self.registry],
-                asr_hints=self._asr_hints() if audio is not None else (),
-                metadata=metadata,
+        perception = await self._warm_beside(
+            model.perceive(
+                UnderstandingRequest(
+                    audio=audio,
+                    text=text,
+                    tools=[t.schema for t in self.registry],
+                    asr_hints=self._asr_hints() if audio is not None else (),
+                    metadata=metadata,
+                )
             )
         )
         result.timings_ms.update(perception.timings_ms)
@@ -438,8 +464,13 @@ class VoiceAgent:
                 # model that sees "request → words" in its history stops calling tools.
                 return "answered"
             self.history.append(Message(role="assistant", content="".join(pieces)))
-            spoken_before = len(speaker.spoken)
+            spoken_before, recorded_before = len(speaker.spoken), len(result.tool_calls)
             question = await self._execute(calls, turn_id, result, speaker, emit, invalid=invalid)
+            reports = self._reports(result.tool_calls[recorded_before:])
+            if question is None and reports:
+                for sentence in reports:  # said by the tools' templates: no report step
+                    speaker.say(sentence)
+                return "answered"
             ran = [c for c in result.tool_calls if c.status in ("ran", "failed")]
             if question is None and not ran and len(speaker.spoken) > spoken_before:
                 return "refused"  # every call was refused, and that has been said
@@ -449,6 +480,20 @@ class VoiceAgent:
                 return "asked"
         speaker.say(GAVE_UP)
         return "gave_up"
+
+    def _reports(self, records: list[CallRecord]) -> list[str]:
+        """The tools' own sentences for a step whose calls all ran, or [] when any call did
+        not run or has no template or short status to say (the model then reports)."""
+        sentences = []
+        for record in records:
+            tool = self.registry.get(record.name)
+            said = tool.spoken_report(record.arguments, record.result) if tool else None
+            if record.status != "ran" or said is None:
+                return []
+            sentences.append(said)
+        if sentences:
+            log.info("agent.reported_by_template", calls=len(sentences))
+        return sentences
 
     async def _execute(
         self,

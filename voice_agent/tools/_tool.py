@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 import jsonschema_rs
 import pydantic
 
+from voice_agent.tools._report import check_report_template, spoken_report
 from voice_agent.tools._schema import (
     check_tool_name,
     compile_parameters_schema,
@@ -58,6 +59,10 @@ class Tool:
     """Seconds before a call is abandoned and reported as ``timeout``; None waits forever."""
     confirm: bool = False
     """The call must be confirmed by the user before it runs."""
+    report: str | None = None
+    """How a successful call is said, without a second model step: a ``str.format`` template
+    over the arguments and ``result`` ("The {room} lights are {on}."; booleans read on/off).
+    Without one, a short one-line string result is said as it is; otherwise the model says it."""
     inline: bool = False
     """Run a sync handler on the event loop instead of a worker thread: no thread hand-off
     (about 60 µs saved), but a hang cannot be timed out. Only for trivial pure functions."""
@@ -80,6 +85,8 @@ class Tool:
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"tool {self.name!r}: timeout must be positive seconds or None")
         object.__setattr__(self, "validator", validator)
+        if self.report is not None:
+            check_report_template(self.name, self.report, self.parameters.get("properties", {}))
         handler = self.handler
         is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - an object with async __call__
@@ -94,6 +101,18 @@ class Tool:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the handler directly, as the decorated function would be called."""
         return self.handler(*args, **kwargs)
+
+    def spoken_report(self, arguments: Mapping[str, Any], value: Any) -> str | None:
+        """The sentence reporting a call that ran (see :attr:`report`); None: the model says it.
+
+        Defaults of parameters the call left out fill the template too.
+        """
+        defaults = {
+            k: p["default"]
+            for k, p in self.parameters.get("properties", {}).items()
+            if isinstance(p, dict) and "default" in p
+        }
+        return spoken_report(self.report, {**defaults, **arguments}, value)
 
     def prepare(self, arguments: Mapping[str, Any], call_id: str) -> dict[str, Any]:
         """Turn validated JSON arguments into the handler's keyword arguments."""
@@ -118,6 +137,7 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT,
         confirm: bool = False,
         source: ToolSource = "schema",
+        report: str | None = None,
     ) -> Tool:
         """A tool from a raw JSON Schema and a handler taking the arguments as keywords."""
         return cls(
@@ -128,6 +148,7 @@ class Tool:
             timeout=timeout,
             confirm=confirm,
             source=source,
+            report=report,
         )
 
     @classmethod
@@ -140,6 +161,7 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT,
         confirm: bool = False,
         inline: bool = False,
+        report: str | None = None,
     ) -> Tool:
         """A tool from a typed function; see :func:`tool`."""
         sig = function_signature(fn, skip=lambda annotation: annotation is ToolContext)
@@ -151,6 +173,7 @@ class Tool:
             timeout=timeout,
             confirm=confirm,
             inline=inline,
+            report=report,
             source="python",
             model=sig.model,
             context_params=sig.skipped,
@@ -170,6 +193,7 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT,
     confirm: bool = False,
     inline: bool = False,
+    report: str | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -182,6 +206,7 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT,
     confirm: bool = False,
     inline: bool = False,
+    report: str | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a typed function (sync or async) into a :class:`Tool`.
 
@@ -196,6 +221,7 @@ def tool(
         timeout: seconds before a call is abandoned; None for no limit.
         confirm: the user must confirm each call before it runs (for risky actions).
         inline: run a sync handler on the event loop (see :attr:`Tool.inline`).
+        report: how a successful call is said without a model step (see :attr:`Tool.report`).
 
     Raises:
         ToolDefinitionError: a parameter has no type hint or no JSON Schema, or the name is bad.
@@ -211,7 +237,13 @@ def tool(
 
     def wrap(f: Callable[..., Any]) -> Tool:
         return Tool.from_function(
-            f, name=name, description=description, timeout=timeout, confirm=confirm, inline=inline
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            confirm=confirm,
+            inline=inline,
+            report=report,
         )
 
     return wrap(fn) if fn is not None else wrap
