@@ -458,7 +458,8 @@ def main() -> None:
         wanted = set(args.ids.split(","))
         requests = [r for r in requests if r["id"] in wanted]
     requests = requests[: args.limit]
-    inputs = [(v, float(s)) for v in args.voices.split(",") for s in args.speeds.split(",")]
+    voices = [v for v in args.voices.split(",") if v]  # --voices "" runs the typed ceiling only
+    inputs = [(v, float(s)) for v in voices for s in args.speeds.split(",")]
     if not args.no_typed:
         inputs.append(("typed", 1.0))
     for voice, speed in inputs:  # render everything first, so timings do not include it

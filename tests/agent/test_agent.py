@@ -180,7 +180,7 @@ async def test_failing_hanging_and_unknown_tools_never_end_the_session() -> None
     assert hanging.tool_calls[0].status == "failed" and "0.5 s" in (
         hanging.tool_calls[0].error or ""
     )
-    assert hanging.reply_text.startswith("One moment.")
+    assert hanging.reply_text.startswith("One moment: I'll fetch the daily report.")
     failing = await agent.turn(text="garage temperature?")
     assert failing.tool_calls[0].error == "the garage sensor is offline"
     tool_messages = [m.content for m in agent.history if m.role == "tool"]

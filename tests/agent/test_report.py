@@ -3,6 +3,8 @@ step; the model still reports what no template covers."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from voice_agent import ToolRegistry, tool
@@ -98,3 +100,34 @@ def test_a_template_naming_what_the_tool_has_not_is_refused_at_definition(
             return room
 
     assert wrong in str(refused.value)
+
+
+@tool(report="The blinds are {position}.")
+async def move_blinds(position: str) -> str:
+    """Move the living room blinds."""
+    await asyncio.sleep(0.3)
+    return "moved"
+
+
+@tool
+async def brew_coffee() -> str:
+    """Brew a pot of coffee."""
+    await asyncio.sleep(0.3)
+    return "brewed"
+
+
+async def test_slow_calls_are_acknowledged_from_the_calls_before_their_report() -> None:
+    model = ScriptedUnderstanding(
+        replies=[
+            '{"name": "move_blinds", "arguments": {"position": "down"}}\n'
+            '{"name": "brew_coffee", "arguments": {}}',
+            "Done.",
+        ]
+    )
+    profile = Profile(name="scripted", understanding=model, tts=EspeakTTS())
+    tools = ToolRegistry([move_blinds, brew_coffee])
+    slow = VoiceAgent(tools=tools, profile=profile, speak=False, acknowledge_after=0.05)
+    result = await slow.turn(text="blinds down and make coffee")
+    assert result.reply_text.startswith(
+        "One moment: I'll move the living room blinds and brew a pot of coffee."
+    )

@@ -46,6 +46,7 @@ from voice_agent.policies import (
     EmotionPolicy,
     PendingConfirmation,
     PolicyDecision,
+    action,
     describe,
 )
 from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry
@@ -58,7 +59,6 @@ T = TypeVar("T")
 NOT_HEARD = "Sorry, I did not catch that. Could you say it again?"
 CANCELLED = "Okay, I won't do that."
 GAVE_UP = "Sorry, I could not finish that."
-ACKNOWLEDGE = "One moment."
 REPORT = (
     "The results of the calls just made are in. Tell the user in one short sentence, in the "
     "past tense, what was just done (for this request only) or what went wrong."
@@ -106,7 +106,8 @@ class VoiceAgent:
         interactive: whether a question can be asked and answered (False: risky calls refused).
         speak: render the reply with the voice (False: text only).
         max_steps: model calls per turn (tool results go back to the model in between).
-        acknowledge_after: seconds a tool may run before the agent says "One moment.".
+        acknowledge_after: seconds a tool may run before the agent says what it is doing
+            ("One moment: I'll start a countdown timer."), built from the calls.
         follow_up_calls: let the model call more tools after seeing results (multi-step
             chains); off by default: the model then reports the results in words.
         commands_only: every request must become a tool call (a voice remote for a device,
@@ -495,6 +496,13 @@ class VoiceAgent:
             log.info("agent.reported_by_template", calls=len(sentences))
         return sentences
 
+    def _acknowledgement(self, calls: list[ToolCall]) -> str:
+        """What the agent says while slow tools run: their actions, from the calls themselves
+        (no model step), so the user hears at once that the request was understood."""
+        actions = list(dict.fromkeys(action(c, self.registry.get(c.name)) for c in calls))
+        said = actions[0] if len(actions) == 1 else f"{', '.join(actions[:-1])} and {actions[-1]}"
+        return f"One moment: I'll {said}."
+
     async def _execute(
         self,
         calls: list[ToolCall],
@@ -564,7 +572,7 @@ class VoiceAgent:
             if self.acknowledge_after is not None:
                 done, _ = await asyncio.wait({execution}, timeout=self.acknowledge_after)
                 if not done:
-                    speaker.say(ACKNOWLEDGE)
+                    speaker.say(self._acknowledgement(runnable))
             outcomes = await execution
         except asyncio.CancelledError:  # barge-in: the running tools stop too
             execution.cancel()

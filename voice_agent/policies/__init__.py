@@ -4,7 +4,7 @@ Every decision is a :class:`PolicyDecision` with its reason.
 """
 
 from voice_agent.policies._clarification import ClarificationPolicy
-from voice_agent.policies._confirmation import ConfirmationPolicy, PendingConfirmation, describe
+from voice_agent.policies._confirmation import ConfirmationPolicy, PendingConfirmation, action, describe
 from voice_agent.policies._decisions import PolicyDecision
 from voice_agent.policies._emotion import EmotionPolicy, ReplyStyle
 
@@ -15,5 +15,6 @@ __all__ = [
     "PendingConfirmation",
     "PolicyDecision",
     "ReplyStyle",
+    "action",
     "describe",
 ]

@@ -39,15 +39,22 @@ class PendingConfirmation:
     question: str
 
 
-def describe(call: ToolCall, tool: Tool | None) -> str:
-    """A short spoken description of a call: "unlock the front door"."""
+def action(call: ToolCall, tool: Tool | None) -> str:
+    """What a call does, from the first sentence of its tool's description (docstrings are
+    imperative: "Start a countdown timer."), lowercased to sit inside a sentence: "start a
+    countdown timer"; the tool's name in words when it has no description."""
     first = (tool.description if tool else "").strip().split("\n")[0]
     first = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".!?") if first else ""
-    action = (first[:1].lower() + first[1:]) if first else call.name.replace("_", " ")
+    return (first[:1].lower() + first[1:]) if first else call.name.replace("_", " ")
+
+
+def describe(call: ToolCall, tool: Tool | None) -> str:
+    """A short spoken description of a call with its arguments: "unlock the front door"."""
+    action_ = action(call, tool)
     if call.arguments:
         details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in call.arguments.items())
-        action = f"{action} ({details})"
-    return action
+        action_ = f"{action_} ({details})"
+    return action_
 
 
 class ConfirmationPolicy:
