@@ -201,7 +201,7 @@ async def test_missing_argument_is_asked_for() -> None:
         tools=[set_timer], profile=scripted('{"name": "set_timer", "arguments": {}}'), speak=False
     )
     result = await agent.turn(text="set a timer")
-    assert result.reply_text == "Which how many minutes to count down should I use?"
+    assert result.reply_text == "How many minutes to count down?"
     assert any(d.decision == "ask_argument" for d in result.decisions)
 
 

@@ -124,7 +124,7 @@ def test_clarification_asks_for_missing_at_once_and_invalid_after_two() -> None:
         error='invalid arguments: arguments: "minutes" is a required property',
     )
     question, decision = policy.question(missing, set_timer, 1)
-    assert question == "Which how many minutes to count down should I use?"
+    assert question == "How many minutes to count down?"
     assert decision.decision == "ask_argument"
     wrong = ToolResult(
         call_id="c",

@@ -49,7 +49,7 @@ from voice_agent.policies import (
     action,
     describe,
 )
-from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry
+from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolRegistry, ToolResult
 
 __all__ = ["CallRecord", "TurnResult", "VoiceAgent"]
 
@@ -466,7 +466,10 @@ class VoiceAgent:
                 return "answered"
             self.history.append(Message(role="assistant", content="".join(pieces)))
             spoken_before, recorded_before = len(speaker.spoken), len(result.tool_calls)
+            calls, copied = self._without_unsaid_examples(calls)
             question = await self._execute(calls, turn_id, result, speaker, emit, invalid=invalid)
+            if copied is not None:
+                question = question or self._ask_unsaid(*copied, turn_id, result, emit)
             reports = self._reports(result.tool_calls[recorded_before:])
             if question is None and reports:
                 for sentence in reports:  # said by the tools' templates: no report step
@@ -481,6 +484,47 @@ class VoiceAgent:
                 return "asked"
         speaker.say(GAVE_UP)
         return "gave_up"
+
+    def _without_unsaid_examples(
+        self, calls: list[ToolCall]
+    ) -> tuple[list[ToolCall], tuple[ToolCall, str] | None]:
+        """The calls with optional arguments the model copied from a description's example
+        (which the user did not say) left out; a call whose required argument is such a copy
+        does not run, and is returned with its problem, so the user is asked instead."""
+        said = " ".join([m.content for m in self.history if m.role == "user"][-2:])
+        kept: list[ToolCall] = []
+        copied: tuple[ToolCall, str] | None = None
+        for call in calls:
+            call, problems = self.registry.without_unsaid_examples(call, said)
+            if not problems:
+                kept.append(call)
+            elif copied is None:
+                copied = (call, problems[0])
+        return kept, copied
+
+    def _ask_unsaid(
+        self,
+        call: ToolCall,
+        problem: str,
+        turn_id: str,
+        result: TurnResult,
+        emit: Callable[[Event], None],
+    ) -> str | None:
+        """Record a call not run because a required value was a copied example; the question
+        that asks the user for it."""
+        emit(ToolCallEvent(call_id=call.id, name=call.name, arguments=dict(call.arguments)))
+        self._record(call, "failed", None, problem, turn_id, result, emit, store_start=True)
+        outcome = ToolResult(
+            call_id=call.id, name=call.name, ok=False, error=problem, kind="invalid_arguments"
+        )
+        self.history.append(
+            Message(role="tool", name=call.name, tool_call_id=call.id, content=outcome.to_message())
+        )
+        ask, decision = self.clarification.question(
+            outcome, self.registry.get(call.name), self.clarification.max_invalid
+        )
+        emit(decision)
+        return ask
 
     def _reports(self, records: list[CallRecord]) -> list[str]:
         """The tools' own sentences for a step whose calls all ran, or [] when any call did

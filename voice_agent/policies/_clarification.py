@@ -17,6 +17,19 @@ _MISSING = re.compile(r"""["']([^"']+)["'] is a required property""")
 _PATH = re.compile(r"arguments\.([A-Za-z0-9_]+)")
 
 
+_EXAMPLE = re.compile(r",?\s*\(?\b(e\.g\.|for example\b|such as\b).*$", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+_WH = re.compile(r"^(what|which|how|when|where|who)\b", re.IGNORECASE)
+
+
+def _spoken(description: str) -> str:
+    """A parameter's description as words for a question: no examples (the user would hear
+    the value the model wrongly copied), no leading article. "The time of day, e.g. "6 pm"."
+    → "time of day"; "What to remind the user of." stays a question of its own."""
+    text = _EXAMPLE.sub("", description.strip()).rstrip(" .,;:")
+    return _ARTICLE.sub("", text[:1].lower() + text[1:])
+
+
 class ClarificationPolicy:
     """Turn invalid-argument results into a question for the user when the model cannot fix them.
 
@@ -46,13 +59,18 @@ class ClarificationPolicy:
         if tool is not None:
             spec = tool.parameters.get("properties", {}).get(param, {})
             if isinstance(spec, dict) and spec.get("description"):
-                described = str(spec["description"]).rstrip(".").lower()
+                described = _spoken(str(spec["description"]))
             if isinstance(spec, dict) and spec.get("enum"):
                 options = ", ".join(str(o) for o in spec["enum"][:6])
                 described = f"{described} ({options})"
         why = "is missing" if missing else f"was invalid {attempts} times"
+        asked = (
+            f"{described[:1].upper()}{described[1:]}?"
+            if _WH.match(described)
+            else f"Which {described} should I use?"
+        )
         return (
-            f"Which {described} should I use?",
+            asked,
             PolicyDecision(
                 policy="clarification",
                 decision="ask_argument",

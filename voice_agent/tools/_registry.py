@@ -30,7 +30,12 @@ from voice_agent.tools._parsing import parse_tool_calls
 from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
 from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
-from voice_agent.tools._vocabulary import description_copies, recent_words, tool_vocabulary
+from voice_agent.tools._vocabulary import (
+    description_copies,
+    recent_words,
+    tool_vocabulary,
+    unsaid_examples,
+)
 
 if TYPE_CHECKING:
     from langchain_core.tools import StructuredTool
@@ -312,6 +317,27 @@ class ToolRegistry:
         tools = tool_vocabulary(t.schema for t in self)
         known = {p.lower() for p in tools}
         return tools + [w for w in recent_words(recent) if w.lower() not in known]
+
+    def without_unsaid_examples(self, call: ToolCall, said: str) -> tuple[ToolCall, list[str]]:
+        """The call with every optional argument that is its description's example, which the
+        user did not say, left out (its default applies), and the problems of required ones.
+
+        A small model fills an argument it was not given with the description's example (a
+        timer "for the eggs" labelled "pasta", a reminder to "water the plants"): a wrong value
+        that validates. An optional one is dropped; a required one is a question for the user.
+        """
+        found = self._tools.get(call.name)
+        if found is None:
+            return call, []
+        problems = unsaid_examples(found.parameters, call.arguments, said)
+        required = set(found.parameters.get("required", ()))
+        copied = {p.split(":")[0].removeprefix("arguments.") for p in problems}
+        dropped = copied - required
+        if dropped:
+            log.info("tools.unsaid_example_dropped", tool=call.name, parameters=sorted(dropped))
+            kept = {k: v for k, v in call.arguments.items() if k not in dropped}
+            call = dataclasses.replace(call, arguments=kept)
+        return call, [p for p in problems if p.split(":")[0].removeprefix("arguments.") in required]
 
     def to_langchain(self) -> list[StructuredTool]:
         """These tools as LangChain ``StructuredTool``s, still validated and run by us."""
