@@ -422,6 +422,7 @@ def eval_run(
     ] = Voice.piper,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     llm: LlmOption = LlmSize.small,
+    asr_bias: AsrBiasOption = True,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -451,6 +452,7 @@ def eval_run(
                 out,
                 speech=speech,
                 augmentation=Augmentation(snr_db=snr, speed=speed),
+                asr_bias=asr_bias,
                 show_progress=progress,
             )
         )
