@@ -208,9 +208,10 @@ def _heard(query: str, transcript: str | None) -> dict[str, Any]:
     """What the recognizer heard and how far it is from what was said. A model that hears the
     audio itself (no transcript) leaves the fields empty rather than guessing."""
     if transcript is None:
-        return {"transcript": None, "wer": None, "misheard": None}
+        return {"said": query, "transcript": None, "wer": None, "misheard": None}
     errors = word_errors(query, transcript)
     return {
+        "said": query,
         "transcript": transcript,
         "wer": round(errors.rate, 4),
         "word_errors": errors.errors,
