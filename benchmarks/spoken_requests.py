@@ -43,6 +43,7 @@ from rich.table import Table
 
 from voice_agent.agent import VoiceAgent
 from voice_agent.audio import Audio, load_audio
+from voice_agent.evals import word_errors
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.llm.llama import DEFAULT_SYSTEM
 from voice_agent.models.profiles import load_profile
@@ -112,49 +113,6 @@ def rendered(voice: str, speed: float, text: str) -> Audio:
 
 
 # --- scoring --------------------------------------------------------------------------------
-
-_UNIT_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-)
-_TEN_WORDS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety"
-_UNITS = _UNIT_WORDS.split()
-_TENS = {w: 10 * i for i, w in enumerate(_TEN_WORDS.split()) if i > 1}
-
-
-def _digits(words: list[str]) -> list[str]:
-    """Number words as digits ("twenty one" → "21"), so "21 degrees" matches the spoken text."""
-    out: list[str] = []
-    for w in words:
-        if w in _TENS:
-            out.append(str(_TENS[w]))
-        elif w in _UNITS:
-            number = _UNITS.index(w)
-            if out and out[-1].isdigit() and int(out[-1]) in _TENS.values() and number < 10:
-                out[-1] = str(int(out[-1]) + number)
-            else:
-                out.append(str(number))
-        else:
-            out.append(w)
-    return out
-
-
-def normalize_words(text: str) -> list[str]:
-    """Lowercase words for the word error rate: no punctuation, numbers as digits."""
-    text = text.lower().replace("%", " percent").replace("p.m.", "pm").replace("a.m.", "am")
-    text = re.sub(r"(\d)(am|pm)\b", r"\1 \2", text)
-    return _digits(re.findall(r"[a-z0-9']+", text.replace(":", " ")))
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edit distance in words, reference length)."""
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
 
 
 def _norm(value: str) -> str:
@@ -295,7 +253,7 @@ async def run_config(
                 result = await agent.turn(text=request["text"])
             else:
                 result = await agent.turn(rendered(voice, speed, request["text"]))
-            errors, words = word_errors(request["text"], result.transcript)
+            heard = word_errors(request["text"], result.transcript)
             calls = [
                 {"name": c.name, "arguments": c.arguments, "status": c.status}
                 for c in result.tool_calls
@@ -309,8 +267,8 @@ async def run_config(
                 text=request["text"],
                 transcript=result.transcript,
                 correct=turn_correct(request, calls, registry),
-                errors=errors,
-                words=words,
+                errors=heard.errors,
+                words=heard.words,
                 calls=calls,
                 copied=copied_descriptions(calls, registry, request["text"]),
                 timings_ms={k: round(v, 1) for k, v in result.timings_ms.items()},

@@ -422,6 +422,7 @@ def eval_run(
     ] = Voice.piper,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     llm: LlmOption = LlmSize.small,
+    asr_bias: AsrBiasOption = True,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -451,6 +452,7 @@ def eval_run(
                 out,
                 speech=speech,
                 augmentation=Augmentation(snr_db=snr, speed=speed),
+                asr_bias=asr_bias,
                 show_progress=progress,
             )
         )
@@ -464,6 +466,89 @@ def eval_run(
     )
     console.print(f"report: {report}")
     raise typer.Exit(1 if summary.errors else 0)
+
+
+@eval_app.command("sweep")
+def eval_sweep(
+    model: Annotated[
+        str,
+        typer.Option("--model", help="cpu-default, or scripted:FILE as for `eval run`."),
+    ],
+    suite: Annotated[
+        str, typer.Option("--suite", help="A spoken suite, e.g. speech-bfcl-single.")
+    ] = "speech-bfcl-single",
+    snr: Annotated[
+        list[float] | None,
+        typer.Option("--snr", help="SNRs to try, dB (repeatable; default 30 20 10 5)."),
+    ] = None,
+    speed: Annotated[
+        list[float] | None,
+        typer.Option("--speed", help="Speeds to try (repeatable; default 0.8 1.0 1.25)."),
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only these categories of the suite (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most N samples per category.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Sweep folder (one run folder per condition).")
+    ] = Path("runs/sweep"),
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Benchmark data, as `eval run`.")
+    ] = None,
+    voice: Annotated[Voice, typer.Option("--voice", help="Who speaks the queries.")] = Voice.piper,
+    progress: Annotated[bool, typer.Option(help="Show the progress bars.")] = True,
+    llm: LlmOption = LlmSize.small,
+    asr_bias: AsrBiasOption = True,
+) -> None:
+    """Accuracy of a spoken suite against noise (SNR) and speed, typed as the reference line:
+    one run folder per condition (resumable), a table, sweep.md and sweep.png."""
+    from rich.table import Table
+
+    from voice_agent.evals import SpeechCache
+    from voice_agent.evals._sweep import run_sweep, write_sweep_report
+
+    try:
+        understanding = _understanding_model(model, llm)
+        from voice_agent.models.tts import EspeakTTS, PiperTTS
+
+        tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
+        points = asyncio.run(
+            run_sweep(
+                suite,
+                understanding,
+                out,
+                SpeechCache(tts, out / "speech-cache"),
+                snrs=snr or [30.0, 20.0, 10.0, 5.0],
+                speeds=speed or [0.8, 1.0, 1.25],
+                data=data,
+                categories=tuple(category or ()) or None,
+                limit=limit,
+                asr_bias=asr_bias,
+                show_progress=progress,
+            )
+        )
+        name = getattr(understanding, "name", model)
+        report = write_sweep_report(points, out, f"{suite} robustness ({name})")
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    typed = points[0]
+    table = Table(title=f"{suite}: accuracy by condition")
+    for column in ("condition", "n", "accuracy", "vs typed", "WER"):
+        table.add_column(column, justify="left" if column == "condition" else "right")
+    for p in points:
+        table.add_row(
+            p.label,
+            str(p.n),
+            f"{100 * p.accuracy:.1f}%",
+            "–" if p is typed else f"{100 * (p.accuracy - typed.accuracy):+.1f}",
+            "–" if p.wer is None else f"{100 * p.wer:.1f}%",
+        )
+    console.print(table)
+    console.print(f"report: {report} · plot: {out / 'sweep.png'}")
 
 
 @eval_app.command("report")

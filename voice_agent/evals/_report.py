@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from voice_agent.evals import acebench, bfcl
+from voice_agent.evals._flips import flips, heard_rows
 from voice_agent.evals._runner import read_results
 
 __all__ = ["REFERENCE", "CategoryRow", "build_report", "category_rows"]
@@ -259,6 +260,7 @@ def build_report(out_dir: Path) -> Path:
             "Published rows are speech results from the Fun-Audio-Chat report; their "
             "ACEBench is Mandarin and human-recorded, ours English and synthesized.",
         ]
+    lines += _heard_lines(records)
     lines += [
         "",
         "## Latency (model time per sample, ms)",
@@ -278,3 +280,70 @@ def build_report(out_dir: Path) -> Path:
     report = out_dir / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     return report
+
+
+def _cell(text: str | None) -> str:
+    """Text safe inside a markdown table cell."""
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _heard_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    """What the spoken samples were heard as, and the entries that flipped between typed and
+    spoken with the cause of each; nothing when the run has no spoken samples."""
+    lines: list[str] = []
+    rows = heard_rows(records)
+    if rows:
+        lines += [
+            "",
+            "## What was heard (spoken samples)",
+            "",
+            "| category | audio | n | WER | heard exactly | right, heard exactly | "
+            "right, misheard |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            misheard = r.n - r.exact
+            lines.append(
+                f"| {r.category} | {r.augmentation} | {r.n} | {100 * r.wer:.1f}% | "
+                f"{r.exact} | {r.correct_exact}/{r.exact} | {r.correct_misheard}/{misheard} |"
+            )
+        wrong = [r for r in records if r.get("modality") == "speech" and r.get("word_errors")]
+        if wrong:
+            lines += [
+                "",
+                "Misheard samples (said → heard, normalised words):",
+                "",
+                "| id | audio | WER | right | misheard | transcript |",
+                "|---|---|---:|:---:|---|---|",
+            ]
+            lines += [
+                f"| {r['id']} | {r.get('augmentation') or 'clean'} | {100 * r['wer']:.0f}% | "
+                f"{'✓' if r['valid'] else '✗'} | {_cell('; '.join(r['misheard']))} | "
+                f"{_cell(r['transcript'])} |"
+                for r in sorted(wrong, key=lambda r: (r["category"], _id_order(r["id"])))
+            ]
+    pairs, flipped = flips(records)
+    if pairs:
+        lost = [f for f in flipped if f.typed_valid]
+        ear = [f for f in lost if f.misheard]
+        lines += [
+            "",
+            "## Speech against text, entry by entry",
+            "",
+            f"{pairs} entries run both ways; {len(flipped)} flipped: {len(lost)} right typed "
+            f"and wrong spoken ({len(ear)} on a wrong transcript, {len(lost) - len(ear)} on a "
+            f"right one), {len(flipped) - len(lost)} wrong typed and right spoken.",
+        ]
+        if flipped:
+            lines += [
+                "",
+                "| id | audio | typed | spoken | cause | transcript |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {f.id} | {f.augmentation} | {'✓' if f.typed_valid else f.typed_error} | "
+                f"{f.spoken_error if f.typed_valid else '✓'} | {_cell(f.cause)} | "
+                f"{_cell(f.transcript)} |"
+                for f in sorted(flipped, key=lambda f: (f.category, _id_order(f.id)))
+            ]
+    return lines

@@ -28,9 +28,10 @@ from voice_agent.errors import ConfigError
 from voice_agent.evals import acebench, bfcl
 from voice_agent.evals._samples import Sample
 from voice_agent.evals._speech import Augmentation, SpeechCache
+from voice_agent.evals._wer import word_errors
 from voice_agent.log import get_logger
 from voice_agent.models import UnderstandingModel, UnderstandingRequest
-from voice_agent.tools import normalize_bfcl_schema, parse_tool_calls
+from voice_agent.tools import normalize_bfcl_schema, parse_tool_calls, tool_vocabulary
 
 __all__ = ["RunSummary", "read_results", "run_samples", "score_output"]
 
@@ -93,9 +94,14 @@ async def run_samples(
     *,
     speech: SpeechCache | None = None,
     augmentation: Augmentation | None = None,
+    asr_bias: bool = True,
     show_progress: bool = True,
 ) -> RunSummary:
     """Put every sample not yet in ``out_dir/results.jsonl`` to ``model`` and record the result.
+
+    Args:
+        asr_bias: tell the recognizer to expect the words of the sample's function docs, as the
+            agent does for its registered tools (:func:`voice_agent.tools.tool_vocabulary`).
 
     Raises:
         ConfigError: a speech sample and no ``speech`` cache to synthesize it with.
@@ -117,7 +123,7 @@ async def run_samples(
     with progress, path.open("a", encoding="utf-8") as results:
         task = progress.add_task(f"{len(todo)} to run", total=len(todo), accuracy="–")
         for sample in todo:
-            record = await _run_one(sample, model, speech, augmentation)
+            record = await _run_one(sample, model, speech, augmentation, asr_bias=asr_bias)
             if record is None:
                 summary.errors.append(sample.key)
             else:
@@ -143,6 +149,8 @@ async def _run_one(
     model: UnderstandingModel,
     speech: SpeechCache | None,
     augmentation: Augmentation,
+    *,
+    asr_bias: bool,
 ) -> dict[str, Any] | None:
     tools = [
         {
@@ -161,11 +169,13 @@ async def _run_one(
         start = time.perf_counter()
         audio = augmentation.apply(await speech.speech(sample.query), sample.id)
         timings["speech_ms"] = (time.perf_counter() - start) * 1000
+    hints = tool_vocabulary(tools) if audio is not None and asr_bias else []
     request = UnderstandingRequest(
         audio=audio,
         text=None if audio is not None else sample.query,
         tools=tools,
         metadata={"sample_id": sample.id, "suite": sample.suite},
+        asr_hints=hints,
     )
     start = time.perf_counter()
     try:
@@ -175,17 +185,36 @@ async def _run_one(
         return None
     timings["model_ms"] = (time.perf_counter() - start) * 1000
     decoded, verdict = score_output(sample, understanding.output)
+    spoken = sample.modality == "speech"
     return {
         "suite": sample.suite,
         "benchmark": sample.benchmark,
         "category": sample.category,
         "id": sample.id,
         "modality": sample.modality,
-        "augmentation": augmentation.label if sample.modality == "speech" else None,
+        "augmentation": augmentation.label if spoken else None,
+        "asr_hints": len(hints) if spoken else None,
+        **(_heard(sample.query, understanding.transcript) if spoken else {}),
         "model": getattr(model, "name", type(model).__name__),
         "output": understanding.output,
         "calls": decoded,
         "valid": verdict.valid,
         "error_type": verdict.error_type,
         "latency_ms": {k: round(v, 2) for k, v in timings.items()},
+    }
+
+
+def _heard(query: str, transcript: str | None) -> dict[str, Any]:
+    """What the recognizer heard and how far it is from what was said. A model that hears the
+    audio itself (no transcript) leaves the fields empty rather than guessing."""
+    if transcript is None:
+        return {"said": query, "transcript": None, "wer": None, "misheard": None}
+    errors = word_errors(query, transcript)
+    return {
+        "said": query,
+        "transcript": transcript,
+        "wer": round(errors.rate, 4),
+        "word_errors": errors.errors,
+        "words": errors.words,
+        "misheard": errors.misheard,
     }
