@@ -51,6 +51,7 @@ from voice_agent.log import get_logger
 from voice_agent.models._device import ModelStream, resolve_device
 from voice_agent.models._grammar import tool_call_lark
 from voice_agent.models._threads import stream_from_thread
+from voice_agent.models._tokenizer import load_tokenizer, tokenizer_form
 from voice_agent.models.protocols import (
     EMOTIONS,
     EmotionEstimate,
@@ -401,36 +402,37 @@ def load_weights(model: nn.Module, directory: Path) -> dict[str, int]:
 class FunAudioChatProcessor:
     """Audio → Whisper features and speech ids; messages → token ids with the audio positions.
 
-    Reads the checkpoint's ``tokenizer.json``, ``speech_tokenizer/tokenizer.json`` and
-    ``preprocessor_config.json``; nothing from a hub.
+    Reads the checkpoint's text tokenizer (``tokenizer.json``, or ``vocab.json`` +
+    ``merges.txt`` with ``tokenizer_config.json``: see :mod:`voice_agent.models._tokenizer`),
+    the speech tokenizer under ``speech_tokenizer/`` (either form) for the id of
+    ``<|audio_pad|>``, and ``preprocessor_config.json``; nothing from a hub. Without a speech
+    tokenizer the pad id is ``audio_config.pad_token_id``, the id the official model pads
+    speech ids with; the speech tokenizer's own id wins when both are there (it is what the
+    official processor writes).
     """
 
     def __init__(self, directory: Path, config: FunAudioChatConfig) -> None:
-        from tokenizers import Tokenizer
         from transformers import WhisperFeatureExtractor
 
         self.directory = directory
+        self.tokenizer = load_tokenizer(directory)
+        self.speech_pad_id = _speech_pad_id(directory, config)
         try:
-            self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-            speech = Tokenizer.from_file(str(directory / "speech_tokenizer" / "tokenizer.json"))
             self.features = WhisperFeatureExtractor.from_pretrained(str(directory))
-        except Exception as e:  # tokenizers raises plain Exception subclasses
+        except Exception as e:  # transformers raises plain Exception subclasses
             raise ModelLoadError(
-                f"cannot read the tokenizers/feature extractor in {directory}: {e}"
+                f"cannot read the feature extractor (preprocessor_config.json) in {directory}: {e}"
             ) from e
-        pad = speech.token_to_id("<|audio_pad|>")
         audio = self.tokenizer.token_to_id("<|AUDIO|>")
-        if pad is None or audio is None:
+        if audio is None:
             raise ModelLoadError(
-                f"{directory}: the tokenizers lack <|audio_pad|> / <|AUDIO|>; not a Fun-Audio-Chat "
-                "checkpoint"
+                f"{directory}: the tokenizer lacks <|AUDIO|>; not a Fun-Audio-Chat checkpoint"
             )
         if audio != config.audio_token_index:
             raise ModelLoadError(
                 f"<|AUDIO|> is token {audio} but config.json says audio_token_index "
                 f"{config.audio_token_index}"
             )
-        self.speech_pad_id = pad
         self.audio_id = audio
         self.group = config.audio.group_size
         self.eos_ids = [
@@ -475,6 +477,32 @@ class FunAudioChatProcessor:
         return ids
 
 
+def _speech_pad_id(directory: Path, config: FunAudioChatConfig) -> int:
+    """The id of ``<|audio_pad|>``: the speech tokenizer's, else ``audio_config.pad_token_id``."""
+    speech = directory / "speech_tokenizer"
+    if tokenizer_form(speech) is not None:
+        pad = load_tokenizer(speech).token_to_id("<|audio_pad|>")
+        if pad is None:
+            raise ModelLoadError(
+                f"{speech}: the speech tokenizer lacks <|audio_pad|>; not a Fun-Audio-Chat "
+                "checkpoint"
+            )
+        if config.audio.pad_token_id is not None and pad != config.audio.pad_token_id:
+            log.warning(
+                "funaudiochat.pad_ids_differ",
+                speech_tokenizer=pad,
+                audio_config=config.audio.pad_token_id,
+            )
+        return int(pad)
+    if config.audio.pad_token_id is None:
+        raise ModelLoadError(
+            f"{directory}: no speech_tokenizer/ (tokenizer.json or vocab.json + merges.txt) and "
+            "no audio_config.pad_token_id in config.json, so the id of <|audio_pad|> is unknown; "
+            "the download may be incomplete"
+        )
+    return config.audio.pad_token_id
+
+
 # --- the backend ------------------------------------------------------------------------------
 
 
@@ -491,8 +519,9 @@ class FunAudioChat:
     """Fun-Audio-Chat as a :class:`~voice_agent.models.protocols.ConversationalModel`.
 
     Args:
-        directory: the checkpoint directory (``config.json``, ``model*.safetensors``,
-            ``tokenizer.json``, ``speech_tokenizer/``, ``preprocessor_config.json``).
+        directory: the checkpoint directory (``config.json``, ``model*.safetensors``, the
+            tokenizer as ``tokenizer.json`` or ``vocab.json`` + ``merges.txt``,
+            ``speech_tokenizer/`` (optional), ``preprocessor_config.json``).
         device: ``cuda`` (bf16) or ``cpu`` (fp32).
         max_new_tokens: generation budget per reply.
         temperature: 0 for greedy decoding.
@@ -560,7 +589,7 @@ class FunAudioChat:
             import llguidance
 
             self._lltokenizer = llguidance.LLTokenizer(
-                (self.directory / "tokenizer.json").read_text(),
+                processor.tokenizer.to_str(),
                 n_vocab=model.language_model.get_input_embeddings().num_embeddings,
                 eos_token=processor.eos_ids[0] if processor.eos_ids else None,
             )
