@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from voice_agent.agent import VoiceAgent
-from voice_agent.audio import load_audio
-from voice_agent.errors import ConfigError, ModelLoadError
+from voice_agent.audio import Audio, load_audio
+from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.models.funaudiochat import (
     FunAudioChat,
     FunAudioChatConfig,
@@ -217,6 +218,23 @@ async def test_perception_gives_a_label_and_a_probability(model: FunAudioChat) -
     assert perception.emotion is not None
     assert perception.emotion.label in EMOTIONS
     assert 0.0 < perception.emotion.confidence <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ms", [10, 30])
+async def test_too_short_audio_is_not_heard_as_the_cascade_does(
+    model: FunAudioChat, ms: int
+) -> None:
+    """Under 40 ms there is no speech frame (under 10 ms not even a mel frame): the turn hears
+    nothing, as the cascade's recognizer does, and a direct reply says the audio is too short."""
+    samples = (0.3 * np.sin(np.arange(16 * ms) / 5)).astype(np.float32)
+    audio = Audio(samples=samples, sample_rate=16000)
+    request = UnderstandingRequest(audio=audio, tools=[])
+    assert (await model.perceive(request)).transcript == ""
+    understood = await model.understand(request)
+    assert (understood.output, understood.transcript) == ("", "")
+    with pytest.raises(BackendError, match=rf"{ms} ms long: too short .* at least 40 ms"):
+        await model.complete(request)
 
 
 def test_reading_the_perception_output() -> None:

@@ -77,6 +77,9 @@ S2T_SYSTEM = "You are asked to generate text tokens."
 """The official system prompt for text-only output (REFERENCE.md §2)."""
 AUDIO_TEMPLATE = "<|audio_bos|><|AUDIO|><|audio_eos|>"
 SPEECH_TOKENS_PER_SECOND = 25
+MIN_SECONDS = 1 / SPEECH_TOKENS_PER_SECOND
+"""The shortest audio the model can hear: one 25 Hz speech frame (40 ms). Below it the official
+processor makes no audio position at all (and under 10 ms the encoder gets no mel frame)."""
 SKIPPED_PREFIXES = ("audio_invert_tower.",)
 """Official parameters we do not build: the Speech Refined Head (speech output only)."""
 TIED = {"audio_invert_tower.lm_head.weight": "audio_tower.embed_tokens.weight"}
@@ -445,12 +448,22 @@ class FunAudioChatProcessor:
         """(features (mel, valid frames), speech ids padded to the group size) for one audio.
 
         Audio longer than 30 s is cut to 30 s (the encoder's window), with a log line.
+
+        Raises:
+            BackendError: not 16 kHz, or shorter than :data:`MIN_SECONDS` (too short).
         """
         samples = audio.samples
         if audio.sample_rate != MODEL_RATE:
             raise BackendError(
                 f"Fun-Audio-Chat needs {MODEL_RATE} Hz audio, got {audio.sample_rate} Hz; "
                 "use voice_agent.audio.prepare()",
+                retryable=False,
+            )
+        if audio.duration < MIN_SECONDS:
+            raise BackendError(
+                f"the audio is {audio.duration * 1000:.0f} ms long: too short for Fun-Audio-Chat, "
+                f"which hears speech in {MIN_SECONDS * 1000:.0f} ms frames; record at least "
+                f"{MIN_SECONDS * 1000:.0f} ms",
                 retryable=False,
             )
         if len(samples) > 30 * MODEL_RATE:
@@ -813,6 +826,11 @@ class FunAudioChat:
         """Transcript and emotion of the user's speech, in one constrained generation."""
         if request.audio is None:
             return Perception(transcript=request.text or "")
+        if request.audio.duration < MIN_SECONDS:
+            # As the cascade does when the recognizer hears nothing: an empty transcript, which
+            # the agent answers with "did not catch that" instead of a reply to no speech.
+            log.info("funaudiochat.audio_too_short", ms=round(request.audio.duration * 1000))
+            return Perception(transcript="")
         start = time.perf_counter()
         result = await asyncio.to_thread(self._perceive, request.audio)
         transcript, emotion = result
@@ -867,6 +885,9 @@ class FunAudioChat:
         timings: dict[str, float] = {}
         perception = await self.perceive(request)
         timings.update(perception.timings_ms)
+        if request.audio is not None and not perception.transcript.strip():
+            log.info("understanding.nothing_said", backend=self.name)  # as the cascade
+            return Understanding(output="", transcript="", timings_ms=timings)
         start = time.perf_counter()
         output = await self.complete(request)
         timings["llm"] = (time.perf_counter() - start) * 1000
