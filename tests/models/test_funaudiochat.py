@@ -237,6 +237,47 @@ async def test_too_short_audio_is_not_heard_as_the_cascade_does(
         await model.complete(request)
 
 
+def test_the_prompt_is_the_official_layout_byte_for_byte(checkpoint: Path) -> None:
+    """The official function-calling prompt (utils/constant.py FUNCTION_CALLING_PROMPT with the
+    tools one JSON line each, rendered by the Qwen ChatML template), spelled out here from the
+    official layout: one newline between the mode sentence and "# Tools"."""
+    tools = [
+        {"name": "get_weather", "description": "查询天气", "parameters": {"type": "object"}},
+        {"name": "check_battery", "description": "电量", "parameters": {"type": "object"}},
+    ]
+    lines = "\n".join(
+        json.dumps({"type": "function", "function": t}, ensure_ascii=False) for t in tools
+    )
+    official_system = (
+        "You are asked to generate text tokens.\n# Tools\n\n"
+        "You may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n"
+        f"<tools>\n{lines}\n</tools>\n\n"
+        "For each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+    )
+    audio = "<|audio_bos|><|AUDIO|><|audio_eos|>"
+    backend = FunAudioChat(checkpoint, device="cpu")  # the prompt needs no weights
+    silent = Audio(samples=np.zeros(1600, np.float32), sample_rate=16000)
+    rendered = backend.prompt(UnderstandingRequest(audio=silent, tools=tools))
+    assert rendered == (
+        f"<|im_start|>system\n{official_system}<|im_end|>\n"
+        f"<|im_start|>user\n{audio}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    plain = backend.prompt(UnderstandingRequest(audio=silent))
+    assert plain.startswith("<|im_start|>system\nYou are asked to generate text tokens.<|im_end|>")
+    # Ours only where the official format has a place: persona after the mode sentence and a
+    # space (as the official spoken persona prompt), instructions after the audio and a newline.
+    ours = FunAudioChat(checkpoint, device="cpu", system="You are Ada.").prompt(
+        UnderstandingRequest(audio=silent, tools=tools, instructions="Call a tool.")
+    )
+    assert ours == rendered.replace(
+        "You are asked to generate text tokens.\n",
+        "You are asked to generate text tokens. You are Ada.\n",
+    ).replace(f"{audio}<|im_end|>", f"{audio}\nCall a tool.<|im_end|>")
+
+
 def test_reading_the_perception_output() -> None:
     text = '{"emotion":"angry","transcript":"turn it off"}'
     steps = [(0, 1.0), (12, 0.5), (14, 0.8), (17, 1.0), (20, 1.0)]  # "an" 0.5, "gry" 0.8

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from voice_agent.audio import MODEL_RATE, Audio
-from voice_agent.chat_format import chatml, qwen_system_prompt
+from voice_agent.chat_format import chatml, qwen_tools_block
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._device import ModelStream, resolve_device
@@ -639,12 +639,29 @@ class FunAudioChat:
     # prompts
 
     def _system(self, request: UnderstandingRequest) -> str:
-        parts = [S2T_SYSTEM, self.system or "", request.system or ""]
-        return qwen_system_prompt(" ".join(p for p in parts if p), request.tools)
+        """The official system prompt, with our persona and style where it allows them.
+
+        The official text-output prompt is ``You are asked to generate text tokens.``; with
+        tools, a single newline and the Qwen ``# Tools`` block follow it (the official
+        ``FUNCTION_CALLING_PROMPT``). Those bytes are kept exactly. Our persona and the turn's
+        reply style follow the mode sentence after one space, where the official spoken persona
+        prompt puts its persona (``SPOKEN_S2M_PROMPT`` = mode sentence + " " + persona); with
+        neither, the prompt is the official one byte for byte.
+        """
+        extra = " ".join(p for p in (self.system, request.system) if p)
+        head = f"{S2T_SYSTEM} {extra}" if extra else S2T_SYSTEM
+        return f"{head}\n{qwen_tools_block(request.tools)}" if request.tools else head
 
     def prompt(self, request: UnderstandingRequest) -> str:
         """ChatML for a reply: system + tools, history, the user's turn (their audio when the
-        request carries it, in place of its transcript), then the step's instructions."""
+        request carries it, in place of its transcript).
+
+        The step's instructions follow the user's last turn after a newline, inside it, as the
+        official examples give an instruction with audio (``AUDIO_TEMPLATE + "\\n" +
+        instruction``); a system turn after the audio is not a format the model was trained on.
+        Earlier user turns stay as their transcripts (the official multi-turn demo keeps their
+        audio): one recording is encoded per turn, and a transcript is what the history stores.
+        """
         turns: list[tuple[str, str]] = [("system", self._system(request))]
         history = list(request.history)
         last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=None)
@@ -658,7 +675,12 @@ class FunAudioChat:
         elif request.audio is not None and last_user is None:
             turns.append(("user", AUDIO_TEMPLATE))
         if request.instructions:
-            turns.append(("system", request.instructions))
+            users = [i for i, (role, _) in enumerate(turns) if role == "user"]
+            if users:
+                role, content = turns[users[-1]]
+                turns[users[-1]] = (role, f"{content}\n{request.instructions}")
+            else:
+                turns.append(("user", request.instructions))
         return chatml(turns)
 
     def _grammar(self, tools: Sequence[Mapping[str, Any]], choice: str) -> str:
