@@ -25,9 +25,9 @@ executed), ``llm.pt``, ``flow.pt``, ``hift.pt`` (state dicts with the official n
 
 The speaker prompt (any recording; by default our Piper voice) gives the flow stage its
 prompt tokens (``speech_tokenizer_v3.onnx`` over a 128-bin Whisper log-mel), its prompt mel
-(24 kHz) and a speaker embedding (``campplus.onnx`` over an 80-bin Kaldi fbank); both ONNX models
-run in onnxruntime. In instruct mode, as in the official ``inference_instruct2``, the LM sees the
-instruction text and no prompt tokens.
+(the file read at 24 kHz; the other two at 16 kHz) and a speaker embedding (``campplus.onnx``
+over an 80-bin Kaldi fbank); both ONNX models run in onnxruntime. In instruct mode, as in the
+official ``inference_instruct2``, the LM sees the instruction text and no prompt tokens.
 
 Text is prepared as the official frontend's default does in spirit (``text_frontend=True``):
 English numbers become words ("21.5" → "twenty-one point five") and the text is spoken sentence
@@ -1135,6 +1135,10 @@ class CosyVoice3:
         key = str(Path(wav).resolve())
         if key in self._prompts:
             return self._prompts[key]
+        # The mel at the model's own rate, from the file (as the official frontend loads it):
+        # made from a 16 kHz copy it would be empty above 8 kHz and the voice muffled. The
+        # speech tokenizer and the speaker embedding were trained on 16 kHz, so they get that.
+        full = load_audio(wav, rate=self.sample_rate, max_seconds=30.0)
         audio = load_audio(wav, rate=16000, max_seconds=30.0)
         feats = whisper_log_mel(audio.samples)
         inputs = self._speech_tokenizer.get_inputs()
@@ -1150,7 +1154,7 @@ class CosyVoice3:
         fbank = fbank - fbank.mean(dim=0, keepdim=True)
         name = self._campplus.get_inputs()[0].name
         embedding = self._campplus.run(None, {name: fbank.unsqueeze(0).numpy()})[0]
-        mel = prompt_mel(audio.resampled(self.sample_rate).samples, self.config)
+        mel = prompt_mel(full.samples, self.config)
         # As the official frontend: two mel frames per token, cut to the shorter of the two.
         n = min(mel.shape[1] // self.config.token_mel_ratio, token_tensor.shape[1])
         prompt = SpeakerPrompt(
