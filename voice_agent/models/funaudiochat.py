@@ -778,7 +778,9 @@ class FunAudioChat:
                     break
                 before = len(result.text)
                 generated.append(token)
-                text = processor.tokenizer.decode(generated, skip_special_tokens=False)
+                # As the official decode: special tokens (<|audio_bos|>, …) are dropped; the
+                # <tool_call> tags are not special in Qwen's tokenizer and stay.
+                text = processor.tokenizer.decode(generated, skip_special_tokens=True)
                 if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                     piece, result.text = text[before:], text
                     if piece:
