@@ -340,3 +340,12 @@ def test_the_prompt_mel_keeps_what_is_above_8_khz(model: CosyVoice3, tmp_path: P
     centres = np.linspace(0, 2595 * np.log10(1 + 12000 / 700), 82)[1:-1]
     above_8k = torch.from_numpy(700 * (10 ** (centres / 2595) - 1) > 8000)
     assert float(mel[:, above_8k].max()) > floor + 8, "energy above 8 kHz"
+
+
+def test_the_text_front_end_keeps_markup_and_drops_punctuation_only_pieces() -> None:
+    from voice_agent.models.cosyvoice3 import text_pieces
+
+    assert text_pieces("It is 21.5 degrees. ... !") == ["It is twenty-one point five degrees."]
+    marked = "Say <|s_12|> 21 times."
+    assert text_pieces(marked) == [marked], "markup: left untouched, as the official front end"
+    assert text_pieces("?!") == []

@@ -74,6 +74,7 @@ __all__ = [
     "SpeechLM",
     "fold_weight_norm",
     "read_hyperparameters",
+    "text_pieces",
 ]
 
 log = get_logger(__name__)
@@ -1238,7 +1239,7 @@ class CosyVoice3:
         del zero_shot_spk_id  # the official signature; no speaker table here
         if stream and speed != 1.0:
             raise ValueError("speed ≠ 1 works only on whole replies (stream=False)")
-        pieces = sentences(spell_numbers(tts_text)) if text_frontend else [tts_text]
+        pieces = text_pieces(tts_text) if text_frontend else [tts_text]
         # One synthesis at a time per loaded model, on the model's own CUDA stream (so the
         # understanding model on the same GPU is not queued behind the flow and vocoder).
         with self._lock, self._stream():
@@ -1278,6 +1279,18 @@ class CosyVoice3:
         # The last piece with full attention, as the official code does.
         audio = self.token2wav(tokens, prompt, state, streaming=False, finalize=True, speed=speed)
         yield {"tts_speech": audio.cpu()}
+
+
+def text_pieces(text: str) -> list[str]:
+    """What the text front end speaks, piece by piece: sentences with English numbers in words.
+
+    As the official front end: text carrying ``<|…|>`` markup is left untouched (one piece,
+    not normalized), and pieces of punctuation only are dropped (nothing to say). Unlike it we
+    split per sentence instead of into 60–80-token paragraphs, for the first audio's sake.
+    """
+    if "<|" in text and "|>" in text:
+        return [text]
+    return [p for p in sentences(spell_numbers(text)) if any(c.isalnum() for c in p)]
 
 
 def _onnx_session(path: Path, device: str) -> Any:
