@@ -87,3 +87,19 @@ async def test_missing_model_or_package_is_a_clear_error(tmp_path: Path) -> None
     tts = CosyVoiceTTS(tmp_path, device="cpu")
     with pytest.raises(ModelLoadError, match="official CosyVoice code"):
         [c async for c in tts.synthesize("Hello.")]
+
+
+@pytest.mark.slow
+def test_the_default_prompt_is_written_at_the_voices_own_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piper speaks at 22.05 kHz; the default prompt keeps that rate (a 16 kHz file would leave
+    CosyVoice3's 24 kHz prompt mel empty above 8 kHz)."""
+    import soundfile
+
+    from voice_agent.models.cosyvoice import _default_prompt
+
+    monkeypatch.setenv("VOICE_AGENT_CACHE", str(tmp_path))
+    path = _default_prompt()
+    assert path.is_relative_to(tmp_path)
+    assert soundfile.info(str(path)).samplerate == 22050

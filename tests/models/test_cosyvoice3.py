@@ -322,3 +322,30 @@ def test_cli_turn_on_the_gpu_profile_with_both_directories(directory: Path, tmp_
     samples, rate = soundfile.read(reply)
     assert rate == 24000 and len(samples) > 0
     assert "tts.fallback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_prompt_mel_keeps_what_is_above_8_khz(model: CosyVoice3, tmp_path: Path) -> None:
+    """The flow's prompt mel is taken from the file at 24 kHz, as the official frontend does; a
+    16 kHz copy (what the speech tokenizer and speaker embedding get) has nothing above 8 kHz."""
+    rate = 24000
+    t = np.arange(2 * rate) / rate
+    samples = (0.3 * np.sin(2 * np.pi * 10_000 * t) + 0.05 * np.sin(2 * np.pi * 300 * t)).astype(
+        np.float32
+    )
+    path = tmp_path / "bright.wav"
+    soundfile.write(str(path), samples, rate)
+    mel = model.speaker_prompt(path).mel[0]  # (frames, 80), log magnitude
+    floor = float(np.log(1e-5))
+    centres = np.linspace(0, 2595 * np.log10(1 + 12000 / 700), 82)[1:-1]
+    above_8k = torch.from_numpy(700 * (10 ** (centres / 2595) - 1) > 8000)
+    assert float(mel[:, above_8k].max()) > floor + 8, "energy above 8 kHz"
+
+
+def test_the_text_front_end_keeps_markup_and_drops_punctuation_only_pieces() -> None:
+    from voice_agent.models.cosyvoice3 import text_pieces
+
+    assert text_pieces("It is 21.5 degrees. ... !") == ["It is twenty-one point five degrees."]
+    marked = "Say <|s_12|> 21 times."
+    assert text_pieces(marked) == [marked], "markup: left untouched, as the official front end"
+    assert text_pieces("?!") == []

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from voice_agent.agent import VoiceAgent
-from voice_agent.audio import load_audio
-from voice_agent.errors import ConfigError, ModelLoadError
+from voice_agent.audio import Audio, load_audio
+from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.models.funaudiochat import (
     FunAudioChat,
     FunAudioChatConfig,
@@ -23,7 +24,7 @@ from voice_agent.models.funaudiochat import (
 from voice_agent.models.profiles import Profile
 from voice_agent.models.protocols import EMOTIONS, Message, UnderstandingRequest
 from voice_agent.models.tts import EspeakTTS
-from voice_agent.testing.tiny_checkpoints import write_tiny_funaudiochat
+from voice_agent.testing.tiny_checkpoints import TokenizerForm, write_tiny_funaudiochat
 from voice_agent.tools import ToolRegistry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +33,9 @@ HOME = REPO / "examples" / "home"
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_funaudiochat(tmp_path_factory.mktemp("fun-audio-chat"))
+    # Random weights write a closed call within the 40-token budget under some seeds only (under
+    # seed 0 this one writes "30.0000000…"); the seed is test data, like a fixture recording.
+    return write_tiny_funaudiochat(tmp_path_factory.mktemp("fun-audio-chat"), seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +127,48 @@ def test_a_checkpoint_that_does_not_match_is_refused(tmp_path: Path, checkpoint:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text_form", "speech_form"),
+    [
+        ("vocab.json+merges.txt", "vocab.json+merges.txt"),
+        ("tokenizer.json", None),
+        ("vocab.json+merges.txt", None),
+    ],
+)
+def test_each_tokenizer_form_gives_the_same_tokens(
+    tmp_path: Path, model: FunAudioChat, text_form: TokenizerForm, speech_form: TokenizerForm | None
+) -> None:
+    """The released directory may hold vocab.json + merges.txt instead of tokenizer.json, and
+    may lack speech_tokenizer/ (then <|audio_pad|> is audio_config.pad_token_id): every form
+    loads and encodes a prompt to the same ids as the tokenizer.json form."""
+    directory = write_tiny_funaudiochat(
+        tmp_path / "form", tokenizer=text_form, speech_tokenizer=speech_form
+    )
+    assert (directory / "tokenizer.json").exists() == (text_form == "tokenizer.json")
+    assert (directory / "speech_tokenizer").exists() == (speech_form is not None)
+    other = FunAudioChat(directory, device="cpu", max_new_tokens=8)
+    other.load()
+    assert model._processor is not None and other._processor is not None
+    tools = [{"name": "set_light", "parameters": {"type": "object"}}]
+    prompt = model.prompt(
+        UnderstandingRequest(audio=load_audio(HOME / "add_milk.wav"), tools=tools)
+    )
+    assert other._processor.encode(prompt, 7) == model._processor.encode(prompt, 7)
+    assert other._processor.speech_pad_id == model._processor.speech_pad_id
+    assert other._processor.eos_ids == model._processor.eos_ids
+    assert other._grammar(tools, "required"), "llguidance reads the tokenizer of either form"
+
+
+def test_a_checkpoint_without_a_tokenizer_is_refused_by_name(tmp_path: Path) -> None:
+    from voice_agent.models.funaudiochat import FunAudioChatProcessor
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "funaudiochat"}))
+    config = FunAudioChatConfig.from_file(tmp_path / "config.json")
+    with pytest.raises(ModelLoadError, match=r"no tokenizer in .*vocab\.json and merges\.txt"):
+        FunAudioChatProcessor(tmp_path, config)
+
+
+@pytest.mark.slow
 def test_encoder_lengths_follow_the_official_arithmetic(model: FunAudioChat) -> None:
     """Mel frames at 100/s (chunks of 2 × n_window frames), encoder output at 25/s, speech
     positions int(seconds × 25) padded to a multiple of 5, ceil(positions / 5) audio tokens."""
@@ -173,6 +218,64 @@ async def test_perception_gives_a_label_and_a_probability(model: FunAudioChat) -
     assert perception.emotion is not None
     assert perception.emotion.label in EMOTIONS
     assert 0.0 < perception.emotion.confidence <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ms", [10, 30])
+async def test_too_short_audio_is_not_heard_as_the_cascade_does(
+    model: FunAudioChat, ms: int
+) -> None:
+    """Under 40 ms there is no speech frame (under 10 ms not even a mel frame): the turn hears
+    nothing, as the cascade's recognizer does, and a direct reply says the audio is too short."""
+    samples = (0.3 * np.sin(np.arange(16 * ms) / 5)).astype(np.float32)
+    audio = Audio(samples=samples, sample_rate=16000)
+    request = UnderstandingRequest(audio=audio, tools=[])
+    assert (await model.perceive(request)).transcript == ""
+    understood = await model.understand(request)
+    assert (understood.output, understood.transcript) == ("", "")
+    with pytest.raises(BackendError, match=rf"{ms} ms long: too short .* at least 40 ms"):
+        await model.complete(request)
+
+
+def test_the_prompt_is_the_official_layout_byte_for_byte(checkpoint: Path) -> None:
+    """The official function-calling prompt (utils/constant.py FUNCTION_CALLING_PROMPT with the
+    tools one JSON line each, rendered by the Qwen ChatML template), spelled out here from the
+    official layout: one newline between the mode sentence and "# Tools"."""
+    tools = [
+        {"name": "get_weather", "description": "查询天气", "parameters": {"type": "object"}},
+        {"name": "check_battery", "description": "电量", "parameters": {"type": "object"}},
+    ]
+    lines = "\n".join(
+        json.dumps({"type": "function", "function": t}, ensure_ascii=False) for t in tools
+    )
+    official_system = (
+        "You are asked to generate text tokens.\n# Tools\n\n"
+        "You may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n"
+        f"<tools>\n{lines}\n</tools>\n\n"
+        "For each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+    )
+    audio = "<|audio_bos|><|AUDIO|><|audio_eos|>"
+    backend = FunAudioChat(checkpoint, device="cpu")  # the prompt needs no weights
+    silent = Audio(samples=np.zeros(1600, np.float32), sample_rate=16000)
+    rendered = backend.prompt(UnderstandingRequest(audio=silent, tools=tools))
+    assert rendered == (
+        f"<|im_start|>system\n{official_system}<|im_end|>\n"
+        f"<|im_start|>user\n{audio}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    plain = backend.prompt(UnderstandingRequest(audio=silent))
+    assert plain.startswith("<|im_start|>system\nYou are asked to generate text tokens.<|im_end|>")
+    # Ours only where the official format has a place: persona after the mode sentence and a
+    # space (as the official spoken persona prompt), instructions after the audio and a newline.
+    ours = FunAudioChat(checkpoint, device="cpu", system="You are Ada.").prompt(
+        UnderstandingRequest(audio=silent, tools=tools, instructions="Call a tool.")
+    )
+    assert ours == rendered.replace(
+        "You are asked to generate text tokens.\n",
+        "You are asked to generate text tokens. You are Ada.\n",
+    ).replace(f"{audio}<|im_end|>", f"{audio}\nCall a tool.<|im_end|>")
 
 
 def test_reading_the_perception_output() -> None:

@@ -143,7 +143,7 @@ class CosyVoiceTTS:
         directory: the model directory (``cosyvoice3.yaml`` or ``cosyvoice2.yaml``, ``llm.pt``,
             ``flow.pt``, ``hift.pt``, …).
         device: ``cuda`` or ``cpu``.
-        prompt_wav: a 16 kHz recording of the voice to clone; by default a sentence spoken by
+        prompt_wav: a recording (any rate) of the voice to clone; by default a sentence spoken by
             the embedded Piper voice.
         stream: deliver audio in chunks as it is generated.
         runtime: an already loaded model (ours, the official one, or anything with the same
@@ -216,10 +216,12 @@ class CosyVoiceTTS:
 
 
 def _default_prompt() -> Path:
-    """A 16 kHz recording of the embedded Piper voice, made once, used as the voice to clone."""
+    """A recording of the embedded Piper voice at the voice's own rate (22.05 kHz), made once,
+    used as the voice to clone: CosyVoice3 takes its prompt mel at 24 kHz, and a 16 kHz file
+    would leave everything above 8 kHz empty."""
     import soundfile
 
-    path = cache_dir() / "cosyvoice-prompt-piper-joe.wav"
+    path = cache_dir() / "cosyvoice-prompt-piper-joe-native.wav"  # the old 16 kHz one is left
     if path.exists():
         return path
     from voice_agent.audio import prepare
@@ -230,7 +232,8 @@ def _default_prompt() -> Path:
         return [chunk.audio async for chunk in PiperTTS().synthesize(text)]
 
     chunks = asyncio.run(speak())  # called from a worker thread: no loop is running there
-    audio = prepare(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    rate = chunks[0].sample_rate
+    audio = prepare(np.concatenate([c.samples for c in chunks]), rate, rate=rate)
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(str(path), audio.samples, audio.sample_rate)
     log.info("cosyvoice.default_prompt", path=str(path))

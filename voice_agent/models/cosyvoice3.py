@@ -25,9 +25,9 @@ executed), ``llm.pt``, ``flow.pt``, ``hift.pt`` (state dicts with the official n
 
 The speaker prompt (any recording; by default our Piper voice) gives the flow stage its
 prompt tokens (``speech_tokenizer_v3.onnx`` over a 128-bin Whisper log-mel), its prompt mel
-(24 kHz) and a speaker embedding (``campplus.onnx`` over an 80-bin Kaldi fbank); both ONNX models
-run in onnxruntime. In instruct mode, as in the official ``inference_instruct2``, the LM sees the
-instruction text and no prompt tokens.
+(the file read at 24 kHz; the other two at 16 kHz) and a speaker embedding (``campplus.onnx``
+over an 80-bin Kaldi fbank); both ONNX models run in onnxruntime. In instruct mode, as in the
+official ``inference_instruct2``, the LM sees the instruction text and no prompt tokens.
 
 Text is prepared as the official frontend's default does in spirit (``text_frontend=True``):
 English numbers become words ("21.5" → "twenty-one point five") and the text is spoken sentence
@@ -74,6 +74,7 @@ __all__ = [
     "SpeechLM",
     "fold_weight_norm",
     "read_hyperparameters",
+    "text_pieces",
 ]
 
 log = get_logger(__name__)
@@ -1135,6 +1136,10 @@ class CosyVoice3:
         key = str(Path(wav).resolve())
         if key in self._prompts:
             return self._prompts[key]
+        # The mel at the model's own rate, from the file (as the official frontend loads it):
+        # made from a 16 kHz copy it would be empty above 8 kHz and the voice muffled. The
+        # speech tokenizer and the speaker embedding were trained on 16 kHz, so they get that.
+        full = load_audio(wav, rate=self.sample_rate, max_seconds=30.0)
         audio = load_audio(wav, rate=16000, max_seconds=30.0)
         feats = whisper_log_mel(audio.samples)
         inputs = self._speech_tokenizer.get_inputs()
@@ -1150,7 +1155,7 @@ class CosyVoice3:
         fbank = fbank - fbank.mean(dim=0, keepdim=True)
         name = self._campplus.get_inputs()[0].name
         embedding = self._campplus.run(None, {name: fbank.unsqueeze(0).numpy()})[0]
-        mel = prompt_mel(audio.resampled(self.sample_rate).samples, self.config)
+        mel = prompt_mel(full.samples, self.config)
         # As the official frontend: two mel frames per token, cut to the shorter of the two.
         n = min(mel.shape[1] // self.config.token_mel_ratio, token_tensor.shape[1])
         prompt = SpeakerPrompt(
@@ -1234,7 +1239,7 @@ class CosyVoice3:
         del zero_shot_spk_id  # the official signature; no speaker table here
         if stream and speed != 1.0:
             raise ValueError("speed ≠ 1 works only on whole replies (stream=False)")
-        pieces = sentences(spell_numbers(tts_text)) if text_frontend else [tts_text]
+        pieces = text_pieces(tts_text) if text_frontend else [tts_text]
         # One synthesis at a time per loaded model, on the model's own CUDA stream (so the
         # understanding model on the same GPU is not queued behind the flow and vocoder).
         with self._lock, self._stream():
@@ -1274,6 +1279,18 @@ class CosyVoice3:
         # The last piece with full attention, as the official code does.
         audio = self.token2wav(tokens, prompt, state, streaming=False, finalize=True, speed=speed)
         yield {"tts_speech": audio.cpu()}
+
+
+def text_pieces(text: str) -> list[str]:
+    """What the text front end speaks, piece by piece: sentences with English numbers in words.
+
+    As the official front end: text carrying ``<|…|>`` markup is left untouched (one piece,
+    not normalized), and pieces of punctuation only are dropped (nothing to say). Unlike it we
+    split per sentence instead of into 60–80-token paragraphs, for the first audio's sake.
+    """
+    if "<|" in text and "|>" in text:
+        return [text]
+    return [p for p in sentences(spell_numbers(text)) if any(c.isalnum() for c in p)]
 
 
 def _onnx_session(path: Path, device: str) -> Any:

@@ -45,12 +45,13 @@ import torch
 from torch import nn
 
 from voice_agent.audio import MODEL_RATE, Audio
-from voice_agent.chat_format import chatml, qwen_system_prompt
+from voice_agent.chat_format import chatml, qwen_tools_block
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._device import ModelStream, resolve_device
 from voice_agent.models._grammar import tool_call_lark
 from voice_agent.models._threads import stream_from_thread
+from voice_agent.models._tokenizer import load_tokenizer, tokenizer_form
 from voice_agent.models.protocols import (
     EMOTIONS,
     EmotionEstimate,
@@ -76,6 +77,9 @@ S2T_SYSTEM = "You are asked to generate text tokens."
 """The official system prompt for text-only output (REFERENCE.md §2)."""
 AUDIO_TEMPLATE = "<|audio_bos|><|AUDIO|><|audio_eos|>"
 SPEECH_TOKENS_PER_SECOND = 25
+MIN_SECONDS = 1 / SPEECH_TOKENS_PER_SECOND
+"""The shortest audio the model can hear: one 25 Hz speech frame (40 ms). Below it the official
+processor makes no audio position at all (and under 10 ms the encoder gets no mel frame)."""
 SKIPPED_PREFIXES = ("audio_invert_tower.",)
 """Official parameters we do not build: the Speech Refined Head (speech output only)."""
 TIED = {"audio_invert_tower.lm_head.weight": "audio_tower.embed_tokens.weight"}
@@ -401,36 +405,37 @@ def load_weights(model: nn.Module, directory: Path) -> dict[str, int]:
 class FunAudioChatProcessor:
     """Audio → Whisper features and speech ids; messages → token ids with the audio positions.
 
-    Reads the checkpoint's ``tokenizer.json``, ``speech_tokenizer/tokenizer.json`` and
-    ``preprocessor_config.json``; nothing from a hub.
+    Reads the checkpoint's text tokenizer (``tokenizer.json``, or ``vocab.json`` +
+    ``merges.txt`` with ``tokenizer_config.json``: see :mod:`voice_agent.models._tokenizer`),
+    the speech tokenizer under ``speech_tokenizer/`` (either form) for the id of
+    ``<|audio_pad|>``, and ``preprocessor_config.json``; nothing from a hub. Without a speech
+    tokenizer the pad id is ``audio_config.pad_token_id``, the id the official model pads
+    speech ids with; the speech tokenizer's own id wins when both are there (it is what the
+    official processor writes).
     """
 
     def __init__(self, directory: Path, config: FunAudioChatConfig) -> None:
-        from tokenizers import Tokenizer
         from transformers import WhisperFeatureExtractor
 
         self.directory = directory
+        self.tokenizer = load_tokenizer(directory)
+        self.speech_pad_id = _speech_pad_id(directory, config)
         try:
-            self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-            speech = Tokenizer.from_file(str(directory / "speech_tokenizer" / "tokenizer.json"))
             self.features = WhisperFeatureExtractor.from_pretrained(str(directory))
-        except Exception as e:  # tokenizers raises plain Exception subclasses
+        except Exception as e:  # transformers raises plain Exception subclasses
             raise ModelLoadError(
-                f"cannot read the tokenizers/feature extractor in {directory}: {e}"
+                f"cannot read the feature extractor (preprocessor_config.json) in {directory}: {e}"
             ) from e
-        pad = speech.token_to_id("<|audio_pad|>")
         audio = self.tokenizer.token_to_id("<|AUDIO|>")
-        if pad is None or audio is None:
+        if audio is None:
             raise ModelLoadError(
-                f"{directory}: the tokenizers lack <|audio_pad|> / <|AUDIO|>; not a Fun-Audio-Chat "
-                "checkpoint"
+                f"{directory}: the tokenizer lacks <|AUDIO|>; not a Fun-Audio-Chat checkpoint"
             )
         if audio != config.audio_token_index:
             raise ModelLoadError(
                 f"<|AUDIO|> is token {audio} but config.json says audio_token_index "
                 f"{config.audio_token_index}"
             )
-        self.speech_pad_id = pad
         self.audio_id = audio
         self.group = config.audio.group_size
         self.eos_ids = [
@@ -443,12 +448,22 @@ class FunAudioChatProcessor:
         """(features (mel, valid frames), speech ids padded to the group size) for one audio.
 
         Audio longer than 30 s is cut to 30 s (the encoder's window), with a log line.
+
+        Raises:
+            BackendError: not 16 kHz, or shorter than :data:`MIN_SECONDS` (too short).
         """
         samples = audio.samples
         if audio.sample_rate != MODEL_RATE:
             raise BackendError(
                 f"Fun-Audio-Chat needs {MODEL_RATE} Hz audio, got {audio.sample_rate} Hz; "
                 "use voice_agent.audio.prepare()",
+                retryable=False,
+            )
+        if audio.duration < MIN_SECONDS:
+            raise BackendError(
+                f"the audio is {audio.duration * 1000:.0f} ms long: too short for Fun-Audio-Chat, "
+                f"which hears speech in {MIN_SECONDS * 1000:.0f} ms frames; record at least "
+                f"{MIN_SECONDS * 1000:.0f} ms",
                 retryable=False,
             )
         if len(samples) > 30 * MODEL_RATE:
@@ -475,6 +490,32 @@ class FunAudioChatProcessor:
         return ids
 
 
+def _speech_pad_id(directory: Path, config: FunAudioChatConfig) -> int:
+    """The id of ``<|audio_pad|>``: the speech tokenizer's, else ``audio_config.pad_token_id``."""
+    speech = directory / "speech_tokenizer"
+    if tokenizer_form(speech) is not None:
+        pad = load_tokenizer(speech).token_to_id("<|audio_pad|>")
+        if pad is None:
+            raise ModelLoadError(
+                f"{speech}: the speech tokenizer lacks <|audio_pad|>; not a Fun-Audio-Chat "
+                "checkpoint"
+            )
+        if config.audio.pad_token_id is not None and pad != config.audio.pad_token_id:
+            log.warning(
+                "funaudiochat.pad_ids_differ",
+                speech_tokenizer=pad,
+                audio_config=config.audio.pad_token_id,
+            )
+        return int(pad)
+    if config.audio.pad_token_id is None:
+        raise ModelLoadError(
+            f"{directory}: no speech_tokenizer/ (tokenizer.json or vocab.json + merges.txt) and "
+            "no audio_config.pad_token_id in config.json, so the id of <|audio_pad|> is unknown; "
+            "the download may be incomplete"
+        )
+    return config.audio.pad_token_id
+
+
 # --- the backend ------------------------------------------------------------------------------
 
 
@@ -491,8 +532,9 @@ class FunAudioChat:
     """Fun-Audio-Chat as a :class:`~voice_agent.models.protocols.ConversationalModel`.
 
     Args:
-        directory: the checkpoint directory (``config.json``, ``model*.safetensors``,
-            ``tokenizer.json``, ``speech_tokenizer/``, ``preprocessor_config.json``).
+        directory: the checkpoint directory (``config.json``, ``model*.safetensors``, the
+            tokenizer as ``tokenizer.json`` or ``vocab.json`` + ``merges.txt``,
+            ``speech_tokenizer/`` (optional), ``preprocessor_config.json``).
         device: ``cuda`` (bf16) or ``cpu`` (fp32).
         max_new_tokens: generation budget per reply.
         temperature: 0 for greedy decoding.
@@ -560,7 +602,7 @@ class FunAudioChat:
             import llguidance
 
             self._lltokenizer = llguidance.LLTokenizer(
-                (self.directory / "tokenizer.json").read_text(),
+                processor.tokenizer.to_str(),
                 n_vocab=model.language_model.get_input_embeddings().num_embeddings,
                 eos_token=processor.eos_ids[0] if processor.eos_ids else None,
             )
@@ -597,12 +639,29 @@ class FunAudioChat:
     # prompts
 
     def _system(self, request: UnderstandingRequest) -> str:
-        parts = [S2T_SYSTEM, self.system or "", request.system or ""]
-        return qwen_system_prompt(" ".join(p for p in parts if p), request.tools)
+        """The official system prompt, with our persona and style where it allows them.
+
+        The official text-output prompt is ``You are asked to generate text tokens.``; with
+        tools, a single newline and the Qwen ``# Tools`` block follow it (the official
+        ``FUNCTION_CALLING_PROMPT``). Those bytes are kept exactly. Our persona and the turn's
+        reply style follow the mode sentence after one space, where the official spoken persona
+        prompt puts its persona (``SPOKEN_S2M_PROMPT`` = mode sentence + " " + persona); with
+        neither, the prompt is the official one byte for byte.
+        """
+        extra = " ".join(p for p in (self.system, request.system) if p)
+        head = f"{S2T_SYSTEM} {extra}" if extra else S2T_SYSTEM
+        return f"{head}\n{qwen_tools_block(request.tools)}" if request.tools else head
 
     def prompt(self, request: UnderstandingRequest) -> str:
         """ChatML for a reply: system + tools, history, the user's turn (their audio when the
-        request carries it, in place of its transcript), then the step's instructions."""
+        request carries it, in place of its transcript).
+
+        The step's instructions follow the user's last turn after a newline, inside it, as the
+        official examples give an instruction with audio (``AUDIO_TEMPLATE + "\\n" +
+        instruction``); a system turn after the audio is not a format the model was trained on.
+        Earlier user turns stay as their transcripts (the official multi-turn demo keeps their
+        audio): one recording is encoded per turn, and a transcript is what the history stores.
+        """
         turns: list[tuple[str, str]] = [("system", self._system(request))]
         history = list(request.history)
         last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=None)
@@ -616,7 +675,12 @@ class FunAudioChat:
         elif request.audio is not None and last_user is None:
             turns.append(("user", AUDIO_TEMPLATE))
         if request.instructions:
-            turns.append(("system", request.instructions))
+            users = [i for i, (role, _) in enumerate(turns) if role == "user"]
+            if users:
+                role, content = turns[users[-1]]
+                turns[users[-1]] = (role, f"{content}\n{request.instructions}")
+            else:
+                turns.append(("user", request.instructions))
         return chatml(turns)
 
     def _grammar(self, tools: Sequence[Mapping[str, Any]], choice: str) -> str:
@@ -714,7 +778,9 @@ class FunAudioChat:
                     break
                 before = len(result.text)
                 generated.append(token)
-                text = processor.tokenizer.decode(generated, skip_special_tokens=False)
+                # As the official decode: special tokens (<|audio_bos|>, …) are dropped; the
+                # <tool_call> tags are not special in Qwen's tokenizer and stay.
+                text = processor.tokenizer.decode(generated, skip_special_tokens=True)
                 if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                     piece, result.text = text[before:], text
                     if piece:
@@ -784,6 +850,11 @@ class FunAudioChat:
         """Transcript and emotion of the user's speech, in one constrained generation."""
         if request.audio is None:
             return Perception(transcript=request.text or "")
+        if request.audio.duration < MIN_SECONDS:
+            # As the cascade does when the recognizer hears nothing: an empty transcript, which
+            # the agent answers with "did not catch that" instead of a reply to no speech.
+            log.info("funaudiochat.audio_too_short", ms=round(request.audio.duration * 1000))
+            return Perception(transcript="")
         start = time.perf_counter()
         result = await asyncio.to_thread(self._perceive, request.audio)
         transcript, emotion = result
@@ -838,6 +909,9 @@ class FunAudioChat:
         timings: dict[str, float] = {}
         perception = await self.perceive(request)
         timings.update(perception.timings_ms)
+        if request.audio is not None and not perception.transcript.strip():
+            log.info("understanding.nothing_said", backend=self.name)  # as the cascade
+            return Understanding(output="", transcript="", timings_ms=timings)
         start = time.perf_counter()
         output = await self.complete(request)
         timings["llm"] = (time.perf_counter() - start) * 1000

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["write_tiny_cosyvoice3", "write_tiny_funaudiochat"]
+__all__ = ["TOKENIZER_FORMS", "TokenizerForm", "write_tiny_cosyvoice3", "write_tiny_funaudiochat"]
 
 _CORPUS = [
     "You are asked to generate text tokens. You are a voice assistant.",
@@ -40,45 +40,117 @@ _SPECIAL = [
 ]
 
 
-def _text_tokenizer(path: Path) -> Any:
-    """A byte-level BPE (any text encodes) with Qwen's ChatML, audio and tool-call tokens."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=700,
-        special_tokens=_SPECIAL,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(_CORPUS * 20, trainer)
-    # As in Qwen's tokenizer: single tokens, but not "special" (they are part of the text).
-    tokenizer.add_tokens(
-        [AddedToken(t, special=False, normalized=False) for t in ("<tool_call>", "</tool_call>")]
-    )
-    tokenizer.save(str(path))
-    (path.parent / "tokenizer_config.json").write_text(
-        json.dumps({"tokenizer_class": "Qwen2Tokenizer", "eos_token": "<|im_end|>"}, indent=1)
-    )
-    return tokenizer
+TokenizerForm = Literal["tokenizer.json", "vocab.json+merges.txt"]
+"""The two forms a Hugging Face tokenizer is saved in (``voice_agent.models._tokenizer``)."""
+TOKENIZER_FORMS: tuple[TokenizerForm, ...] = ("tokenizer.json", "vocab.json+merges.txt")
 
 
-def _speech_tokenizer(directory: Path, codebook_size: int) -> int:
-    """Speech-token vocabulary: ``<|s_i|>`` codes and ``<|audio_pad|>`` (its id is returned)."""
-    from tokenizers import Tokenizer, models
+def _added_token(content: str, *, special: bool) -> dict[str, Any]:
+    """One ``added_tokens_decoder`` entry of ``tokenizer_config.json``."""
+    return {
+        "content": content,
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+        "special": special,
+    }
 
-    vocab = {f"<|s_{i}|>": i for i in range(codebook_size - 1)}
-    vocab["<|audio_pad|>"] = codebook_size - 1
+
+def _save_tokenizer(
+    directory: Path,
+    vocab: dict[str, int],
+    merges: list[str],
+    added: list[tuple[str, bool]],
+    form: TokenizerForm,
+) -> Any:
+    """A Qwen2-style byte-level BPE (``vocab``, ``merges`` as "a b" lines) with ``added``
+    tokens (content, special) numbered after the vocabulary, saved in ``form``; returns it as
+    loaded."""
+    from tokenizers import AddedToken
+    from transformers import Qwen2Tokenizer
+
     directory.mkdir(parents=True, exist_ok=True)
-    pad = "<|audio_pad|>"
-    Tokenizer(models.WordLevel(vocab, unk_token=pad)).save(str(directory / "tokenizer.json"))
-    return codebook_size - 1
+    first, names = len(vocab), [t for t, _ in added]
+    pad = names[0]  # transformers adds its special tokens first: they are the first added
+    config: dict[str, Any] = {
+        "tokenizer_class": "Qwen2Tokenizer",
+        "eos_token": "<|im_end|>" if "<|im_end|>" in names else pad,
+        "pad_token": pad,
+        "unk_token": None,
+        "added_tokens_decoder": {
+            str(first + i): _added_token(t, special=special) for i, (t, special) in enumerate(added)
+        },
+    }
+    if form == "tokenizer.json":
+        pairs = [tuple(m.split(" ")) for m in merges]  # the BPE model takes pairs
+        tokenizer = Qwen2Tokenizer(
+            vocab=vocab,
+            merges=pairs,  # type: ignore[arg-type]
+            unk_token=pad,
+            eos_token=pad,
+            pad_token=pad,
+        )
+        for content, special in added:  # one at a time: each takes the next id
+            tokenizer.add_tokens(
+                [AddedToken(content, special=special, normalized=False)], special_tokens=special
+            )
+        backend = tokenizer.backend_tokenizer
+        backend.save(str(directory / "tokenizer.json"))
+    else:
+        (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        (directory / "merges.txt").write_text("\n".join(["#version: 0.2", *merges]) + "\n")
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+    from voice_agent.models._tokenizer import load_tokenizer
+
+    return load_tokenizer(directory)
 
 
-def write_tiny_funaudiochat(directory: str | Path, *, seed: int = 0) -> Path:
-    """A random Fun-Audio-Chat checkpoint of the official layout in ``directory``."""
+def _text_tokenizer(directory: Path, form: TokenizerForm = "tokenizer.json") -> Any:
+    """A byte-level BPE (any text encodes) with Qwen's pre-tokenizer, and its ChatML, audio
+    and tool-call tokens added after the vocabulary, as in Qwen's release."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    bpe.train_from_iterator(_CORPUS * 20, trainer)
+    model = json.loads(bpe.to_str())["model"]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    # As in Qwen's tokenizer, <tool_call> and </tool_call> are single tokens but not "special"
+    # (they are part of the text a decode keeps).
+    added = [(t, True) for t in _SPECIAL] + [("<tool_call>", False), ("</tool_call>", False)]
+    return _save_tokenizer(directory, model["vocab"], merges, added, form)
+
+
+def _speech_tokenizer(directory: Path, codebook_size: int, form: TokenizerForm) -> int:
+    """Speech-token vocabulary: ``<|s_i|>`` codes and ``<|audio_pad|>`` (its id is returned)."""
+    vocab = {f"<|s_{i}|>": i for i in range(codebook_size - 1)}
+    tokenizer = _save_tokenizer(directory, vocab, [], [("<|audio_pad|>", True)], form)
+    pad: int = tokenizer.token_to_id("<|audio_pad|>")
+    assert pad == codebook_size - 1
+    return pad
+
+
+def write_tiny_funaudiochat(
+    directory: str | Path,
+    *,
+    seed: int = 0,
+    tokenizer: TokenizerForm = "tokenizer.json",
+    speech_tokenizer: TokenizerForm | None = "tokenizer.json",
+) -> Path:
+    """A random Fun-Audio-Chat checkpoint of the official layout in ``directory``.
+
+    Args:
+        directory: where to write (created if needed).
+        seed: the weights' random seed.
+        tokenizer: the text tokenizer's form (``tokenizer.json``, or ``vocab.json`` +
+            ``merges.txt`` with the added tokens in ``tokenizer_config.json``).
+        speech_tokenizer: the form of ``speech_tokenizer/``, or None to leave it out (the
+            loader then takes ``<|audio_pad|>`` from ``audio_config.pad_token_id``).
+    """
     import torch
     from safetensors.torch import save_file
     from transformers import WhisperFeatureExtractor
@@ -87,16 +159,18 @@ def write_tiny_funaudiochat(directory: str | Path, *, seed: int = 0) -> Path:
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _text_tokenizer(out / "tokenizer.json")
+    text_tokenizer = _text_tokenizer(out, tokenizer)
     codebook = 64
-    pad = _speech_tokenizer(out / "speech_tokenizer", codebook)
+    pad = codebook - 1
+    if speech_tokenizer is not None:
+        pad = _speech_tokenizer(out / "speech_tokenizer", codebook, speech_tokenizer)
     extractor = WhisperFeatureExtractor(feature_size=128)  # type: ignore[no-untyped-call]
     extractor.save_pretrained(str(out))
     hidden = 64
     config: dict[str, Any] = {
         "architectures": ["FunAudioChatForConditionalGeneration"],
         "model_type": "funaudiochat",
-        "audio_token_index": tokenizer.token_to_id("<|AUDIO|>"),
+        "audio_token_index": text_tokenizer.token_to_id("<|AUDIO|>"),
         "ignore_index": -100,
         "torch_dtype": "bfloat16",
         "audio_config": {
@@ -118,7 +192,7 @@ def write_tiny_funaudiochat(directory: str | Path, *, seed: int = 0) -> Path:
         },
         "text_config": {
             "model_type": "qwen3",
-            "vocab_size": tokenizer.get_vocab_size() + 6,  # rows past the tokenizer, as in Qwen
+            "vocab_size": text_tokenizer.get_vocab_size() + 6,  # rows past it, as in Qwen
             "hidden_size": hidden,
             "intermediate_size": 128,
             "num_hidden_layers": 2,
@@ -128,7 +202,7 @@ def write_tiny_funaudiochat(directory: str | Path, *, seed: int = 0) -> Path:
             "max_position_embeddings": 8192,
             "rope_theta": 1000000.0,
             "tie_word_embeddings": False,
-            "eos_token_id": tokenizer.token_to_id("<|im_end|>"),
+            "eos_token_id": text_tokenizer.token_to_id("<|im_end|>"),
         },
     }
     (out / "config.json").write_text(json.dumps(config, indent=2))
@@ -356,7 +430,7 @@ def write_tiny_cosyvoice3(directory: str | Path, *, seed: int = 0) -> Path:
     (out / "cosyvoice3.yaml").write_text(_COSYVOICE3_YAML)
     blank = out / "CosyVoice-BlankEN"
     blank.mkdir(exist_ok=True)
-    tokenizer = _text_tokenizer(blank / "tokenizer.json")
+    tokenizer = _text_tokenizer(blank)
     qwen = Qwen2Config(
         vocab_size=tokenizer.get_vocab_size() + 300,  # room for the tokens CosyVoice3 adds
         hidden_size=64,
