@@ -641,47 +641,6 @@ def _agent(
     )
 
 
-def _emotion_dict(emotion: Any) -> dict[str, Any] | None:
-    """Label and confidence as reported; ``raw``: the estimate under the policy's threshold."""
-    if emotion is None:
-        return None
-    return {
-        "label": emotion.label,
-        "confidence": emotion.confidence,
-        "raw": _emotion_dict(emotion.raw),
-    }
-
-
-def _turn_dict(agent: Any, result: Any, reply_audio: Path | None) -> dict[str, Any]:
-    return {
-        "session_id": agent.session_id,
-        "transcript": result.transcript,
-        "emotion": _emotion_dict(result.emotion),
-        "tool_calls": [
-            {"id": c.call_id, "name": c.name, "arguments": c.arguments, "status": c.status}
-            for c in result.tool_calls
-        ],
-        "tool_results": [
-            {
-                "id": c.call_id,
-                "name": c.name,
-                "status": c.status,
-                "result": c.result,
-                "error": c.error,
-            }
-            for c in result.tool_calls
-        ],
-        "warnings": [e.message for e in result.events if e.type == "audio_warning"],
-        "reply_text": result.reply_text,
-        "reply_audio": str(reply_audio) if reply_audio else None,
-        "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
-        "decisions": [
-            {"policy": d.policy, "decision": d.decision, "reason": d.reason}
-            for d in result.decisions
-        ],
-    }
-
-
 def _print_turn(turn: dict[str, Any]) -> None:
     emotion = turn["emotion"]
     for warning in turn["warnings"]:
@@ -758,7 +717,10 @@ def run_turn(
         raise typer.Exit(2) from None
     if out is not None and result.reply_audio is not None:
         result.reply_audio.save(out)
-    turn = _turn_dict(agent, result, out if result.reply_audio is not None else None)
+    from voice_agent.serve import turn_dict
+
+    saved = str(out) if out is not None and result.reply_audio is not None else None
+    turn = turn_dict(agent.session_id, result, saved)
     if as_json:
         print(json.dumps(turn, indent=2, default=str))
     else:
@@ -864,6 +826,66 @@ def _voice_chat(
     except KeyboardInterrupt:
         pass
     console.print(f"session {agent.session_id} saved; see `voice-agent history`")
+
+
+@app.command("serve")
+def serve(
+    tools: ToolsOption,
+    profile: ProfileOption = "cpu-default",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="VOICE_AGENT_TOKEN",
+            help="Required of every request but /healthz; needed for a non-loopback --host.",
+        ),
+    ] = None,
+    max_sessions: Annotated[
+        int, typer.Option("--max-sessions", help="Concurrent sessions allowed.")
+    ] = 4,
+    max_audio_seconds: Annotated[
+        float, typer.Option("--max-audio-seconds", help="Longest request, seconds.")
+    ] = 30.0,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option("--allow-origin", help="A browser origin (besides the server's) allowed."),
+    ] = None,
+    db: DbOption = None,
+    base_url: BaseUrl = None,
+    llm: LlmOption = LlmSize.small,
+) -> None:
+    """Serve voice sessions over HTTP and WebSockets, with a browser console at /."""
+    import uvicorn
+
+    from voice_agent.agent import HistoryStore
+    from voice_agent.serve import ServeSettings, Service, create_app
+
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        token=token or None,
+        max_sessions=max_sessions,
+        max_audio_seconds=max_audio_seconds,
+        allowed_origins=tuple(allow_origin or ()),
+    )
+    try:
+        settings.check()
+        service = Service(
+            tools=_registry(tools, base_url),
+            profile=_profile(profile, None, None, "cpu", llm),
+            store=HistoryStore(db),
+            settings=settings,
+        )
+        asgi = create_app(service)
+    except VoiceAgentError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    err.print(f"serving on http://{host}:{port}/ (console at /, Ctrl-C ends)")
+    uvicorn.run(
+        asgi, host=host, port=port, log_level="warning", ws_max_size=settings.max_frame_bytes
+    )
 
 
 @app.command("history")

@@ -1,0 +1,77 @@
+"""A real uvicorn server on 127.0.0.1 in a thread, over a given service."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from voice_agent.agent import HistoryStore
+from voice_agent.models.profiles import Profile
+from voice_agent.models.tts import EspeakTTS
+from voice_agent.serve import ServeSettings, Service, create_app
+from voice_agent.testing import ScriptedUnderstanding
+from voice_agent.tools import ToolRegistry, tool
+
+
+@tool
+def add_to_list(item: str) -> str:
+    """Add an item to the list.
+
+    Args:
+        item: What to add.
+    """
+    return f"added {item}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scripted_service(tmp_path: Path, **settings: object) -> Service:
+    """Scripted understanding (typed text is the transcript), the espeak voice, a real store."""
+    understanding = ScriptedUnderstanding(
+        default="add milk", replies=['{"name": "add_to_list", "arguments": {"item": "milk"}}'] * 50
+    )
+    return Service(
+        tools=ToolRegistry([add_to_list]),
+        profile=Profile(name="scripted", understanding=understanding, tts=EspeakTTS()),
+        store=HistoryStore(tmp_path / "history.sqlite3"),
+        settings=ServeSettings(port=free_port(), **settings),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Service], str]]:
+    """Start a server over a service; returns its base URL. Stopped after the test."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(service: Service) -> str:
+        config = uvicorn.Config(
+            create_app(service),
+            host="127.0.0.1",
+            port=service.settings.port,
+            log_level="warning",
+            ws_max_size=service.settings.max_frame_bytes,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{service.settings.port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=20)

@@ -1,0 +1,79 @@
+"""A turn and its events as JSON: the one shape ``run --json``, ``POST /v1/turns`` and the
+WebSocket sessions share, so a program reading one reads them all."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from voice_agent.agent import AudioChunkEvent, EmotionEvent, Event, TurnResult
+from voice_agent.models import EmotionEstimate
+
+__all__ = ["emotion_dict", "event_dict", "turn_dict"]
+
+
+def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
+    """Label and confidence as reported; ``raw``: the estimate under the policy's threshold."""
+    if emotion is None:
+        return None
+    return {
+        "label": emotion.label,
+        "confidence": emotion.confidence,
+        "raw": emotion_dict(emotion.raw),
+    }
+
+
+def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> dict[str, Any]:
+    """The turn as ``voice-agent run --json`` prints it.
+
+    Args:
+        session_id: the agent's session in the history store.
+        result: what the turn produced.
+        reply_audio: where the spoken reply is (a file path, or a URL on the server), or None.
+    """
+    return {
+        "session_id": session_id,
+        "transcript": result.transcript,
+        "emotion": emotion_dict(result.emotion),
+        "tool_calls": [
+            {"id": c.call_id, "name": c.name, "arguments": c.arguments, "status": c.status}
+            for c in result.tool_calls
+        ],
+        "tool_results": [
+            {
+                "id": c.call_id,
+                "name": c.name,
+                "status": c.status,
+                "result": c.result,
+                "error": c.error,
+            }
+            for c in result.tool_calls
+        ],
+        "warnings": [e.message for e in result.events if e.type == "audio_warning"],
+        "reply_text": result.reply_text,
+        "reply_audio": reply_audio,
+        "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
+        "decisions": [
+            {"policy": d.policy, "decision": d.decision, "reason": d.reason}
+            for d in result.decisions
+        ],
+    }
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    """An event's fields by their Python names, ``type`` first. An audio chunk's samples are
+    not JSON: its frame says the format and length, and the audio follows as a binary frame."""
+    if isinstance(event, AudioChunkEvent):
+        audio = event.audio
+        return {
+            "type": event.type,
+            "index": event.index,
+            "format": "pcm_s16le",
+            "sample_rate": audio.sample_rate,
+            "channels": 1,
+            "samples": len(audio.samples),
+            "bytes": 2 * len(audio.samples),
+        }
+    if isinstance(event, EmotionEvent):
+        return {"type": event.type, "emotion": emotion_dict(event.emotion)}
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
