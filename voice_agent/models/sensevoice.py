@@ -666,6 +666,7 @@ class SenseVoice:
             raise ConfigError(
                 f"SenseVoice language {language!r}; choose from {', '.join(LANGUAGE_QUERIES)}"
             )
+        self.device = _pick_device(device)
         root = Path(directory).expanduser()
         for file in ("model.pt", "config.yaml", "am.mvn"):
             if not (root / file).is_file():
@@ -673,7 +674,6 @@ class SenseVoice:
                     f"{root / file} is missing; download the whole FunAudioLLM/SenseVoiceSmall "
                     "directory (README, SenseVoice section)"
                 )
-        self.device = _pick_device(device)
         self.tokenizer = SenseVoiceTokenizer(_tokenizer_path(root, root / "config.yaml"))
         self.config = SenseVoiceConfig.from_yaml(root / "config.yaml", self.tokenizer.size)
         shift, scale = load_cmvn(root / "am.mvn", self.config.frontend.input_size)
