@@ -65,6 +65,26 @@ def test_the_front_end_frames_and_stacks_as_funasr() -> None:
     assert stacked.shape == (2, 7)
 
 
+def test_the_fbank_is_kaldis() -> None:
+    """Against kaldi-native-fbank with FunASR's settings (dither 0): the same frames."""
+    import kaldi_native_fbank as knf
+
+    audio = load_audio(HOME / "add_milk.wav").resampled(16_000)
+    options = knf.FbankOptions()
+    options.frame_opts.dither = 0
+    options.frame_opts.window_type = "hamming"
+    options.frame_opts.snip_edges = True
+    options.mel_opts.num_bins = 80
+    options.energy_floor = 0.0
+    kaldi = knf.OnlineFbank(options)
+    kaldi.accept_waveform(16_000, (audio.samples * 32768).tolist())
+    kaldi.input_finished()
+    reference = np.stack([kaldi.get_frame(i) for i in range(kaldi.num_frames_ready)])
+    ours = _frontend().fbank(torch.from_numpy(audio.samples)).numpy()
+    assert ours.shape == reference.shape
+    assert np.abs(ours - reference).max() < 1e-3
+
+
 def test_a_tone_lands_in_its_mel_band() -> None:
     t = np.arange(16_000) / 16_000
     tone = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
