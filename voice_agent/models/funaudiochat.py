@@ -960,4 +960,6 @@ def read_perception(
     for (offset, probability), stop in zip(steps, ends, strict=True):
         if offset < end and stop > begin:  # this token wrote part of the label
             confidence *= probability
-    return transcript, EmotionEstimate(label=label, confidence=round(confidence, 4))
+    return transcript, EmotionEstimate(
+        label=label, confidence=round(confidence, 4), source="funaudiochat"
+    )

@@ -20,6 +20,7 @@ def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
         "label": emotion.label,
         "confidence": emotion.confidence,
         "raw": emotion_dict(emotion.raw),
+        "source": emotion.source,
     }
 
 
