@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -29,19 +30,44 @@ def add_to_list(item: str) -> str:
     return f"added {item}"
 
 
+@tool
+async def slow_job(name: str) -> str:
+    """Start a long job.
+
+    Args:
+        name: The job.
+    """
+    await asyncio.sleep(60)
+    return "done"
+
+
+@tool(confirm=True)
+def unlock_door(door: str) -> str:
+    """Unlock a door.
+
+    Args:
+        door: Which door.
+    """
+    return f"{door} unlocked"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def scripted_service(tmp_path: Path, **settings: object) -> Service:
-    """Scripted understanding (typed text is the transcript), the espeak voice, a real store."""
-    understanding = ScriptedUnderstanding(
-        default="add milk", replies=['{"name": "add_to_list", "arguments": {"item": "milk"}}'] * 50
-    )
+ADD_MILK = '{"name": "add_to_list", "arguments": {"item": "milk"}}'
+
+
+def scripted_service(
+    tmp_path: Path, replies: list[str] | None = None, **settings: object
+) -> Service:
+    """Scripted understanding (typed text is the transcript, speech is heard as 'add milk'),
+    the espeak voice, a real store."""
+    understanding = ScriptedUnderstanding(default="add milk", replies=replies or [ADD_MILK] * 50)
     return Service(
-        tools=ToolRegistry([add_to_list]),
+        tools=ToolRegistry([add_to_list, slow_job, unlock_door]),
         profile=Profile(name="scripted", understanding=understanding, tts=EspeakTTS()),
         store=HistoryStore(tmp_path / "history.sqlite3"),
         settings=ServeSettings(port=free_port(), **settings),  # type: ignore[arg-type]

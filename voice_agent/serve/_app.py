@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -22,6 +22,7 @@ from voice_agent.errors import VoiceAgentError
 from voice_agent.log import get_logger
 from voice_agent.serve._json import turn_dict
 from voice_agent.serve._service import Busy, Service
+from voice_agent.serve._session import session_socket
 
 __all__ = ["create_app"]
 
@@ -55,7 +56,7 @@ class TokenGate:
             if name == b"authorization" and value.startswith(b"Bearer "):
                 given = value[7:].decode("latin-1")
         if not given and (scope["type"] == "websocket" or scope.get("method") == "GET"):
-            given = Request(scope).query_params.get("token", "")
+            given = HTTPConnection(scope).query_params.get("token", "")
         return hmac.compare_digest(given.encode(), token.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,6 +174,7 @@ def create_app(service: Service) -> ASGIApp:
     routes = [
         Route("/v1/turns", post_turn, methods=["POST"]),
         Route("/v1/replies/{reply_id:str}.wav", get_reply, methods=["GET"]),
+        WebSocketRoute("/v1/sessions", session_socket),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
