@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
+from tests._cli import HOME_TOOLS, REPO
 from voice_agent.agent import HistoryStore
 from voice_agent.models.profiles import Profile
 from voice_agent.models.tts import EspeakTTS
@@ -101,3 +106,36 @@ def serve() -> Iterator[Callable[[Service], str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def home_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``voice-agent serve --tools examples/home/tools.py`` from this checkout, as the README
+    runs it (real models, loaded once for every test that needs them); its base URL."""
+    home = tmp_path_factory.mktemp("home_server")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VOICE_AGENT_HOME_DB": str(home / "home.sqlite3"),
+        "VOICE_AGENT_DB": str(home / "history.sqlite3"),
+    }
+    command = [sys.executable, "-m", "voice_agent.cli", "serve", "--tools", str(HOME_TOOLS)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=home, env=env, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

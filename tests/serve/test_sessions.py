@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -167,3 +168,29 @@ async def test_confirmation_is_asked_and_answered_across_turns(
         second = await frames_until(socket, "metrics")
     ran = next(f for f in second if f["type"] == "tool_result")
     assert ran["status"] == "ran" and ran["value"] == "front unlocked"
+
+
+async def test_a_spoken_request_with_real_models_and_a_client_gone_mid_turn(
+    home_server: str,
+) -> None:
+    """The docs/serve.md worked example against ``voice-agent serve`` with real models, after a
+    first client that hangs up mid-turn: the server keeps serving the next one."""
+    async with connect(ws(home_server, "?speak=false")) as gone:
+        await gone.recv()
+        for frame in pcm16(MILK):
+            await gone.send(frame)
+        await frames_until(gone, "transcript", seconds=300)
+    async with connect(ws(home_server)) as socket:
+        assert json.loads(await socket.recv())["type"] == "session"
+        for frame in pcm16(MILK):
+            await socket.send(frame)
+        seen = await frames_until(socket, "metrics", seconds=600)
+    events = [f for f in seen if isinstance(f, dict)]
+    call = next(f for f in events if f["type"] == "tool_call")
+    assert call["name"] == "add_to_shopping_list"
+    assert call["arguments"] == {"item": "milk", "quantity": 2}
+    assert next(f for f in events if f["type"] == "tool_result")["status"] == "ran"
+    assert any(isinstance(f, bytes) and f for f in seen)  # the reply's audio
+    async with httpx.AsyncClient() as client:
+        health = (await client.get(f"{home_server}/healthz")).json()
+    assert health == {"status": "ok", "sessions": 0}

@@ -1,5 +1,6 @@
-"""The ASGI app: ``POST /v1/turns``, ``GET /v1/replies/ID.wav``, ``GET /healthz``,
-``GET /metrics``, every route but ``/healthz`` behind the token when one is set."""
+"""The ASGI app: ``POST /v1/turns``, ``GET /v1/replies/ID.wav``, ``GET /v1/sessions``
+(WebSocket), ``GET /healthz``, ``GET /metrics`` and the browser console at ``/``, every route
+but ``/healthz`` and the console's static files behind the token when one is set."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -28,6 +31,10 @@ __all__ = ["create_app"]
 
 log = get_logger(__name__)
 UNAUTHORIZED_CLOSE = 4401
+STATIC = Path(__file__).parent / "static"
+OPEN_PATHS = ("/healthz", "/static/")
+"""Open without the token: liveness, and the console's code (the same files for everybody,
+fetched by the page without a way to add the token; the page and every API route need it)."""
 
 
 def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Response:
@@ -63,7 +70,7 @@ class TokenGate:
         if (
             scope["type"] not in ("http", "websocket")
             or self.service.settings.token is None
-            or scope["path"] == "/healthz"
+            or scope["path"].startswith(OPEN_PATHS)
             or self._authorized(scope)
         ):
             await self.app(scope, receive, send)
@@ -146,6 +153,12 @@ async def get_reply(request: Request) -> Response:
     return Response(wav, media_type="audio/wav")
 
 
+async def console(request: Request) -> Response:
+    """The browser console (plain modules, no build step); it opens a session at
+    ``/v1/sessions`` with the page's own ``?token=``."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 async def healthz(request: Request) -> Response:
     """Liveness, open to all (no token), telling nothing private."""
     service: Service = request.app.state.service
@@ -177,6 +190,8 @@ def create_app(service: Service) -> ASGIApp:
         WebSocketRoute("/v1/sessions", session_socket),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/", console, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
