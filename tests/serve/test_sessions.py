@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ from websockets.exceptions import ConnectionClosed
 from tests._cli import REPO
 from tests.serve.conftest import scripted_service
 from voice_agent.audio import load_audio
+from voice_agent.errors import BackendError
+from voice_agent.models import Perception, Understanding, UnderstandingRequest
+from voice_agent.models.profiles import Profile
 from voice_agent.serve import Service
 
 pytestmark = pytest.mark.slow
@@ -194,3 +197,42 @@ async def test_a_spoken_request_with_real_models_and_a_client_gone_mid_turn(
     async with httpx.AsyncClient() as client:
         health = (await client.get(f"{home_server}/healthz")).json()
     assert health == {"status": "ok", "sessions": 0}
+
+
+class FailingModel:
+    """Hears the typed text, then fails as a model server that went away would."""
+
+    name = "failing"
+
+    async def understand(self, request: UnderstandingRequest) -> Understanding:
+        raise BackendError("the model server is gone", retryable=True)
+
+    async def perceive(self, request: UnderstandingRequest) -> Perception:
+        return Perception(transcript=request.text)
+
+    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+        raise BackendError("the model server is gone", retryable=True)
+        yield ""
+
+
+async def test_a_failed_conversation_tells_the_client_and_the_server_goes_on(
+    tmp_path: Path, serve: Callable[[Service], str]
+) -> None:
+    service = scripted_service(tmp_path)
+    failing = Service(
+        tools=service.tools,
+        profile=Profile(name="failing", understanding=FailingModel(), tts=service.profile.tts),
+        store=service.store,
+        settings=service.settings,
+    )
+    base = serve(failing)
+    async with connect(ws(base, "?speak=false")) as socket:
+        await socket.recv()
+        await socket.send(json.dumps({"type": "text", "text": "add milk"}))
+        seen = await frames_until(socket, "error")
+        assert "the model server is gone" in seen[-1]["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{base}/healthz")).json() == {"status": "ok", "sessions": 0}

@@ -9,6 +9,7 @@ one binary frame of PCM16. A ``{"type": "text", "text": ...}`` frame is a typed 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = ["session_socket"]
 log = get_logger(__name__)
 ORIGIN_CLOSE = 4403
 TRY_LATER_CLOSE = 1013
+FAILED_CLOSE = 1011
 
 Outgoing = dict[str, Any] | bytes | None
 
@@ -141,17 +143,39 @@ async def _converse(socket: WebSocket, service: Service) -> None:
     )
     sender = asyncio.create_task(_send(socket, out))
     talk = asyncio.create_task(agent.converse(stream, SocketOutput(out), typed=lines()))
+    receiver = asyncio.create_task(_receive(socket, service, stream, typed, out))
     try:
-        await _receive(socket, service, stream, typed, out)
-        stream.end()
-        await talk  # the turn in progress is finished and answered
+        await asyncio.wait({talk, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done():
+            await receiver  # a client gone re-raises here; {"type": "end"} returns
+            stream.end()  # the turn in progress is finished and answered
+            await asyncio.wait({talk})
+        _failed(talk, service, out, agent.session_id)
     except (WebSocketDisconnect, AudioError) as e:
         log.info("serve.session_ended", session_id=agent.session_id, reason=type(e).__name__)
     finally:
+        receiver.cancel()
         talk.cancel()  # a client gone mid-turn: cancelled as in barge-in, recorded as such
-        await asyncio.gather(talk, return_exceptions=True)
+        await asyncio.gather(talk, receiver, return_exceptions=True)
         out.put_nowait(None)
         await sender
+        if not talk.cancelled() and talk.exception() is not None:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # closed first
+                await socket.close(FAILED_CLOSE, "the conversation failed; see the error frame")
+
+
+def _failed(
+    talk: asyncio.Task[Any], service: Service, out: asyncio.Queue[Outgoing], session_id: str
+) -> None:
+    """A conversation that ended with an exception (a model backend gave up): say so in an
+    ``error`` frame, and the session closes with 1011."""
+    error = talk.exception() if talk.done() else None
+    if error is None:
+        return
+    service.metrics.error("session_failed")
+    log.error("serve.session_failed", session_id=session_id, error=str(error)[:300])
+    message = f"the conversation failed: {error}; its turns so far are in the history"
+    out.put_nowait({"type": "error", "kind": "session_failed", "message": message})
 
 
 async def _receive(
