@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -236,3 +238,21 @@ async def test_a_failed_conversation_tells_the_client_and_the_server_goes_on(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{base}/healthz")).json() == {"status": "ok", "sessions": 0}
+
+
+def test_the_protocol_pages_worked_example_runs_as_written(home_server: str) -> None:
+    """docs/serve.md's Python example, pointed at the test's server, prints what it says."""
+    page = (REPO / "docs" / "serve.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = subprocess.run(
+        [sys.executable, "-c", code.replace("127.0.0.1:8765", home_server.split("//")[1])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    kinds = [line.split(" ", 1)[0] for line in printed.splitlines()[1:]]
+    assert kinds[0] == "transcript" and kinds[-1] == "metrics", printed
+    assert "tool_call" in kinds and "audio_chunk" in kinds, printed
+    assert "'name': 'add_to_shopping_list', 'arguments': {'item': 'milk', 'quantity': 2}" in printed
