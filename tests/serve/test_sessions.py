@@ -256,3 +256,17 @@ def test_the_protocol_pages_worked_example_runs_as_written(home_server: str) -> 
     assert kinds[0] == "transcript" and kinds[-1] == "metrics", printed
     assert "tool_call" in kinds and "audio_chunk" in kinds, printed
     assert "'name': 'add_to_shopping_list', 'arguments': {'item': 'milk', 'quantity': 2}" in printed
+
+
+async def test_a_client_that_never_reads_does_not_hold_up_another_session(
+    tmp_path: Path, serve: Callable[[Service], str]
+) -> None:
+    base = serve(scripted_service(tmp_path))
+    async with connect(ws(base), max_queue=1, close_timeout=1) as deaf:
+        for _ in range(5):
+            await deaf.send(json.dumps({"type": "text", "text": "add milk"}))
+        async with connect(ws(base, "?speak=false")) as other:
+            await other.recv()
+            await other.send(json.dumps({"type": "text", "text": "add milk"}))
+            seen = await frames_until(other, "metrics", seconds=60)
+        assert next(f for f in seen if f["type"] == "tool_result")["status"] == "ran"

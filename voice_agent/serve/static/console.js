@@ -250,6 +250,7 @@ async function sendFile(file) {
 
 $("handsfree").onclick = () => withMicrophone(() => {
   handsFree = !handsFree;
+  if (!handsFree) sendSilence(0.8); // ends an utterance cut off mid-way
   $("handsfree").textContent = `Hands-free: ${handsFree ? "on" : "off"}`;
   $("handsfree").classList.toggle("on", handsFree);
   $("handsfree").setAttribute("aria-pressed", String(handsFree));
