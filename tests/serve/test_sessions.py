@@ -270,3 +270,24 @@ async def test_a_client_that_never_reads_does_not_hold_up_another_session(
             await other.send(json.dumps({"type": "text", "text": "add milk"}))
             seen = await frames_until(other, "metrics", seconds=60)
         assert next(f for f in seen if f["type"] == "tool_result")["status"] == "ran"
+
+
+async def test_fifty_connections_at_once_are_refused_past_the_cap_and_the_rest_are_served(
+    tmp_path: Path, serve: Callable[[Service], str]
+) -> None:
+    base = serve(scripted_service(tmp_path, max_sessions=4))
+
+    async def open_one() -> str:
+        try:
+            async with connect(ws(base, "?speak=false")) as socket:
+                await socket.recv()
+                await socket.send(json.dumps({"type": "text", "text": "add milk"}))
+                seen = await frames_until(socket, "metrics", seconds=60)
+                return next(f for f in seen if f["type"] == "tool_result")["status"]
+        except ConnectionClosed as e:
+            return str(e.rcvd.code if e.rcvd else None)
+
+    outcomes = await asyncio.gather(*(open_one() for _ in range(50)))
+    assert set(outcomes) <= {"ran", "1013"}, outcomes
+    assert outcomes.count("ran") >= 1 and outcomes.count("1013") >= 46 - outcomes.count("ran")
+    assert await open_one() == "ran"  # the places are given back
