@@ -207,13 +207,15 @@ class VoiceAgent:
         *,
         barge_in: bool = True,
         max_turns: int | None = None,
+        typed: AsyncIterator[str] | None = None,
     ) -> list[TurnResult]:
         """A live conversation: listen to ``stream``, answer each utterance through ``output``.
 
         With ``barge_in``, speech detected while a turn is running (the model thinking, a tool
         working or the reply playing) stops playback at once and interrupts the turn; the new
         utterance becomes the next turn. Without echo cancellation the agent can hear its own
-        voice on loudspeakers: use headphones, or ``barge_in=False``.
+        voice on loudspeakers: use headphones, or ``barge_in=False``. Lines from ``typed``
+        (a console's text box) are turns too, queued with the utterances, and barge in alike.
 
         Returns:
             The turns, in order, when the stream ends (or after ``max_turns``).
@@ -222,7 +224,7 @@ class VoiceAgent:
             AudioError: the input stream failed (for instance, the device disappeared); turns
                 already taken are in the history store.
         """
-        queue: asyncio.Queue[tuple[Audio, float] | BaseException | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[Audio | str, float] | BaseException | None] = asyncio.Queue()
 
         def speech_started() -> None:
             if barge_in and self._current is not None and not self._current.done():
@@ -242,7 +244,13 @@ class VoiceAgent:
             finally:
                 queue.put_nowait(None)
 
+        async def read() -> None:
+            async for line in typed or _nothing():
+                speech_started()
+                queue.put_nowait((line, 0.0))
+
         listener = asyncio.create_task(listen())
+        reader = asyncio.create_task(read())
         results: list[TurnResult] = []
         try:
             while (item := await queue.get()) is not None:
@@ -250,7 +258,8 @@ class VoiceAgent:
                     raise item
                 utterance, endpoint_ms = item
                 result = TurnResult(timings_ms={"endpoint": endpoint_ms})
-                async for event in self.stream_turn(utterance, result=result):
+                heard = (None, utterance) if isinstance(utterance, str) else (utterance, None)
+                async for event in self.stream_turn(heard[0], text=heard[1], result=result):
                     if isinstance(event, AudioChunkEvent) and not result.interrupted:
                         await output.play(event.audio)
                 results.append(result)
@@ -258,7 +267,8 @@ class VoiceAgent:
                     break
         finally:
             listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            reader.cancel()
+            await asyncio.gather(listener, reader, return_exceptions=True)
         return results
 
     async def turn(
@@ -698,6 +708,11 @@ class VoiceAgent:
                 duration_ms=duration_ms,
             )
         )
+
+
+async def _nothing() -> AsyncIterator[str]:
+    return
+    yield
 
 
 async def _yes(call: ToolCall, tool: Tool) -> bool:

@@ -7,9 +7,10 @@ import dataclasses
 from typing import Any
 
 from voice_agent.agent import AudioChunkEvent, EmotionEvent, Event, TurnResult
+from voice_agent.audio import Audio
 from voice_agent.models import EmotionEstimate
 
-__all__ = ["emotion_dict", "event_dict", "turn_dict"]
+__all__ = ["audio_announcement", "emotion_dict", "event_dict", "turn_dict"]
 
 
 def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
@@ -61,20 +62,24 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
     }
 
 
+def audio_announcement(audio: Audio, index: int) -> dict[str, Any]:
+    """The JSON frame sent before a reply chunk's binary frame: its format and length."""
+    return {
+        "type": "audio_chunk",
+        "index": index,
+        "format": "pcm_s16le",
+        "sample_rate": audio.sample_rate,
+        "channels": 1,
+        "samples": len(audio.samples),
+        "bytes": 2 * len(audio.samples),
+    }
+
+
 def event_dict(event: Event) -> dict[str, Any]:
     """An event's fields by their Python names, ``type`` first. An audio chunk's samples are
     not JSON: its frame says the format and length, and the audio follows as a binary frame."""
     if isinstance(event, AudioChunkEvent):
-        audio = event.audio
-        return {
-            "type": event.type,
-            "index": event.index,
-            "format": "pcm_s16le",
-            "sample_rate": audio.sample_rate,
-            "channels": 1,
-            "samples": len(audio.samples),
-            "bytes": 2 * len(audio.samples),
-        }
+        return audio_announcement(event.audio, event.index)
     if isinstance(event, EmotionEvent):
         return {"type": event.type, "emotion": emotion_dict(event.emotion)}
     return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
