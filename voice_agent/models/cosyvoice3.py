@@ -63,6 +63,7 @@ from torch.nn import functional as F
 from voice_agent.audio import load_audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._checkpoint import CheckpointMismatch, CheckpointReport, MisShaped
 from voice_agent.models._device import ModelStream, resolve_device
 from voice_agent.models._text import sentences, spell_numbers
 
@@ -944,10 +945,10 @@ def fold_weight_norm(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     return out
 
 
-def _load_state(module: nn.Module, path: Path, *, strip: str = "") -> int:
-    """Copy a ``.pt`` state dict into ``module`` by name; unknown, missing or mis-shaped tensors
-    are refused with their names. Tied (``lm_head``) and derivable (``inv_freq``) copies may be
-    absent."""
+def _load_state(module: nn.Module, path: Path, *, strip: str = "") -> CheckpointReport:
+    """Copy a ``.pt`` state dict into ``module`` by name, the tensors that fit; the report
+    lists every unknown, missing or mis-shaped one (the caller refuses the directory then).
+    Tied (``lm_head``) and derivable (``inv_freq``) copies may be absent."""
     if not path.is_file():
         raise ModelLoadError(f"{path.name} is missing from {path.parent}; download it again")
     try:
@@ -958,24 +959,22 @@ def _load_state(module: nn.Module, path: Path, *, strip: str = "") -> int:
         raise ModelLoadError(f"{path} holds a {type(raw).__name__}, not a state dict")
     state = fold_weight_norm({k.removeprefix(strip): v for k, v in raw.items()})
     own = module.state_dict()
-    unknown = sorted(set(state) - set(own))
     optional = ("lm_head.weight", "rotary_embed.inv_freq")
-    missing = sorted(k for k in set(own) - set(state) if not k.endswith(optional))
-    if unknown or missing:
-        raise ModelLoadError(
-            f"{path.name} does not match Fun-CosyVoice3: unknown tensors {unknown[:5]} "
-            f"(of {len(unknown)}), missing {missing[:5]} (of {len(missing)}). Is this a "
-            "CosyVoice3 model directory, complete and unmodified?"
-        )
-    bad = [
-        f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if tuple(v.shape) != tuple(own[k].shape)
-    ]
-    if bad:
-        raise ModelLoadError(f"{path.name}: tensor shapes differ from the yaml's sizes: {bad[:3]}")
-    module.load_state_dict(state, strict=False)
-    return len(state)
+    report = CheckpointReport(
+        file=path.name,
+        unknown=sorted(set(state) - set(own)),
+        missing=sorted(k for k in set(own) - set(state) if not k.endswith(optional)),
+        mis_shaped=[
+            MisShaped(name=k, checkpoint=tuple(v.shape), expected=tuple(own[k].shape))
+            for k, v in sorted(state.items())
+            if k in own and tuple(v.shape) != tuple(own[k].shape)
+        ],
+    )
+    wrong = {m.name for m in report.mis_shaped}
+    fitting = {k: v for k, v in state.items() if k in own and k not in wrong}
+    module.load_state_dict(fitting, strict=False)
+    report.loaded = len(fitting)
+    return report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1112,11 +1111,20 @@ class CosyVoice3:
             self.lm = SpeechLM(qwen_config, self.config).eval()
             self.flow = CausalFlow(self.config).eval()
             self.hift = HiFTVocoder(self.config).eval()
-        counts = {
-            "llm": _load_state(self.lm, d / "llm.pt"),
-            "flow": _load_state(self.flow, d / "flow.pt"),
-            "hift": _load_state(self.hift, d / "hift.pt", strip="generator."),
-        }
+        self.checkpoint = [
+            _load_state(self.lm, d / "llm.pt"),
+            _load_state(self.flow, d / "flow.pt"),
+            _load_state(self.hift, d / "hift.pt", strip="generator."),
+        ]
+        """What each of llm.pt, flow.pt and hift.pt held against the yaml's modules."""
+        if not all(r.ok for r in self.checkpoint):
+            raise CheckpointMismatch(
+                str(d),
+                self.checkpoint,
+                "tensor names or shapes differ from the yaml's sizes: is this a Fun-CosyVoice3 "
+                "directory, complete and unmodified?",
+            )
+        counts = {r.file.removesuffix(".pt"): r.loaded for r in self.checkpoint}
         if self.lm.llm.model.config.tie_word_embeddings:
             self.lm.llm.model.tie_weights()
         self.lm.to(self.device, self.dtype)
