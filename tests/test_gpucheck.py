@@ -145,3 +145,17 @@ def test_cuda_without_a_gpu_is_reported_by_the_same_path(tmp_path: Path) -> None
     for model in ("funaudiochat", "cosyvoice3"):
         assert "no CUDA GPU" in report["stages"][model]["error"]
     assert not report["ok"] and (tmp_path / "out" / "gpu-check.json").is_file()
+
+
+def test_voice_agent_gpu_check_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "voice_agent.cli", "gpu-check", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for option in ("--funaudiochat", "--cosyvoice", "--device", "--samples", "--out"):
+        assert option in done.stdout

@@ -499,6 +499,10 @@ def gpu_check(
     data: Annotated[
         Path | None, typer.Option("--data", help="BFCL data (default: the pinned wheel).")
     ] = None,
+    prompt_wav: Annotated[
+        Path | None,
+        typer.Option("--prompt-wav", help="The voice CosyVoice3 clones (default: Piper's)."),
+    ] = None,
 ) -> None:
     """Load both GPU models, list tensor mismatches, run a turn, time the voice, score BFCL."""
     console = Console()
@@ -511,6 +515,7 @@ def gpu_check(
         audio=audio,
         tools=tools,
         data=data,
+        prompt_wav=prompt_wav,
     )
     print_report(report, console, out / "gpu-check.json")
     raise typer.Exit(exit_code(report))
