@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests._cli import checkout_cli
 from voice_agent.testing.tiny_checkpoints import write_tiny_cosyvoice3, write_tiny_funaudiochat
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,27 +24,18 @@ def directories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_tiny_funaudiochat(root / "fac"), write_tiny_cosyvoice3(root / "cv3")
 
 
-def gpu_check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m voice_agent.gpucheck ARGS`` from this checkout."""
-    return subprocess.run(
-        [sys.executable, "-m", "voice_agent.gpucheck", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
-        check=False,
-    )
-
-
 @pytest.mark.slow
 def test_the_check_runs_every_stage_on_tiny_checkpoints(
-    directories: tuple[Path, Path], official_wheel: Path, tmp_path: Path
+    directories: tuple[Path, Path],
+    official_wheel: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table's names on one line each
     fac, cv3 = directories
     out = tmp_path / "out"
-    done = gpu_check(
-        "--funaudiochat", str(fac), "--cosyvoice", str(cv3), "--device", "cpu",
+    done = checkout_cli(
+        "gpu-check", "--funaudiochat", str(fac), "--cosyvoice", str(cv3), "--device", "cpu",
         "--out", str(out), "--samples", "4", "--data", str(official_wheel),
         cwd=tmp_path,
     )  # fmt: skip
@@ -99,8 +91,9 @@ def rename_and_reshape_safetensors(directory: Path) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_a_renamed_and_a_mis_shaped_tensor_are_named_and_fail_the_check(
-    directories: tuple[Path, Path], tmp_path: Path
+    directories: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     fac, cv3 = (tmp_path / "fac", tmp_path / "cv3")
     for source, target in zip(directories, (fac, cv3), strict=True):
         subprocess.run(["cp", "-r", str(source), str(target)], check=True)
@@ -110,8 +103,8 @@ def test_a_renamed_and_a_mis_shaped_tensor_are_named_and_fail_the_check(
     flow["input_embedding.weight"] = torch.zeros(4096, 80)
     torch.save(flow, cv3 / "flow.pt")
     out = tmp_path / "out"
-    done = gpu_check(
-        "--funaudiochat", str(fac), "--cosyvoice", str(cv3), "--device", "cpu", "--out", str(out),
+    done = checkout_cli(
+        "gpu-check", "--funaudiochat", str(fac), "--cosyvoice", str(cv3), "--device", "cpu", "--out", str(out),
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
@@ -147,9 +140,9 @@ def test_cuda_without_a_gpu_is_reported_by_the_same_path(tmp_path: Path) -> None
     assert not report["ok"] and (tmp_path / "out" / "gpu-check.json").is_file()
 
 
-def test_voice_agent_gpu_check_is_the_same_command() -> None:
+def test_python_m_voice_agent_gpucheck_is_the_same_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "voice_agent.cli", "gpu-check", "--help"],
+        [sys.executable, "-m", "voice_agent.gpucheck", "--help"],
         capture_output=True,
         text=True,
         timeout=120,
