@@ -296,7 +296,8 @@ def run_check(
         device: ``cuda``/``cuda:N``, or ``cpu`` (the same code, fp32: tiny checkpoints).
         samples: how many Speech-BFCL-Single samples to score.
         audio: the spoken request of the turn (default: examples/home's kitchen lights).
-        tools: its tool pack (default: examples/home/tools.py).
+        tools: its tool pack (default: examples/home/tools.py; its state goes where
+            ``VOICE_AGENT_HOME_DB`` says, which the command points into ``out``).
         data: BFCL data (directory or wheel); default the pinned wheel (downloaded once).
         prompt_wav: the voice CosyVoice3 clones (default: the embedded Piper voice).
         console: where the progress goes (default: stderr).
@@ -304,8 +305,6 @@ def run_check(
     audio = audio or EXAMPLES / "turn_on_kitchen_lights.wav"
     tools = tools or EXAMPLES / "tools.py"
     out.mkdir(parents=True, exist_ok=True)
-    # The home tools keep their state in SQLite; keep it beside the report, not in the cwd.
-    os.environ.setdefault("VOICE_AGENT_HOME_DB", str(out / "home.sqlite3"))
     report: dict[str, Any] = {"environment": _environment(device), "stages": {}}
     start = time.perf_counter()
     progress = Progress(
@@ -506,6 +505,9 @@ def gpu_check(
 ) -> None:
     """Load both GPU models, list tensor mismatches, run a turn, time the voice, score BFCL."""
     console = Console()
+    # The home tools keep their state in SQLite (VOICE_AGENT_HOME_DB, else ./home.sqlite3):
+    # the command keeps it beside the report rather than in the current folder.
+    os.environ.setdefault("VOICE_AGENT_HOME_DB", str(out / "home.sqlite3"))
     report = run_check(
         funaudiochat,
         cosyvoice,
