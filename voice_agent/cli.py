@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from voice_agent.errors import ConfigError, VoiceAgentError
+from voice_agent.gpucheck import gpu_check
 from voice_agent.log import configure_logging
 from voice_agent.tools import Tool, ToolCall, ToolRegistry, ToolResult
 
@@ -977,6 +978,9 @@ def _result_dict(result: ToolResult) -> dict[str, Any]:
         "kind": result.kind,
         "duration_ms": round(result.duration_ms, 3),
     }
+
+
+app.command("gpu-check")(gpu_check)  # python -m voice_agent.gpucheck, as a subcommand
 
 
 def run() -> None:
