@@ -365,10 +365,10 @@ def _understanding_model(profile: str, llm: LlmSize = LlmSize.small) -> Any:
 
 
 def _llm_options(profile: str, llm: LlmSize) -> dict[str, str]:
-    """``--llm`` as a profile option; only cpu-default has a choice of packaged models."""
+    """``--llm`` as a profile option; only the cpu profiles have a choice of packaged models."""
     if llm is LlmSize.small:
         return {}
-    if profile != "cpu-default":
+    if profile not in ("cpu-default", "cpu-multilingual"):
         raise ConfigError(f"--llm {llm.value} goes with the cpu-default profile, not {profile}")
     return {"llm": llm.value}
 
@@ -569,7 +569,8 @@ ProfileOption = Annotated[
     str,
     typer.Option(
         "--profile",
-        help="Models: cpu-default (embedded, offline), remote:URL, or gpu (with --funaudiochat).",
+        help="Models: cpu-default (embedded, offline), cpu-multilingual (Whisper base, replies "
+        "in the user's language), remote:URL, or gpu (with --funaudiochat).",
     ),
 ]
 FunAudioChatOption = Annotated[
