@@ -420,6 +420,14 @@ def eval_run(
     voice: Annotated[
         Voice, typer.Option("--voice", help="Speech suites: who speaks the queries.")
     ] = Voice.piper,
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--audio-dir",
+            help="Speech suites: your own recordings instead of a voice, one file per entry "
+            "id (e.g. normal_single_turn_single_function_0.wav; .flac and .ogg too).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
@@ -428,7 +436,9 @@ def eval_run(
     from voice_agent.evals import (
         SUITES,
         Augmentation,
+        RecordedSpeech,
         SpeechCache,
+        SpeechSource,
         build_report,
         load_suite,
         run_samples,
@@ -438,13 +448,17 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
-        understanding = _understanding_model(model, llm)
-        speech = None
-        if SUITES[suite].modality == "speech":
+        speech: SpeechSource | None = None
+        if SUITES[suite].modality == "speech" and audio_dir is not None:
+            recordings = RecordedSpeech(audio_dir)
+            recordings.check([s.id for s in samples])
+            speech = recordings
+        elif SUITES[suite].modality == "speech":
             from voice_agent.models.tts import EspeakTTS, PiperTTS
 
             tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
             speech = SpeechCache(tts, out / "speech-cache")
+        understanding = _understanding_model(model, llm)
         summary = asyncio.run(
             run_samples(
                 samples,
