@@ -379,10 +379,10 @@ def _understanding_model(
 
 
 def _llm_options(profile: str, llm: LlmSize) -> dict[str, str]:
-    """``--llm`` as a profile option; only cpu-default has a choice of packaged models."""
+    """``--llm`` as a profile option; only the cpu profiles have a choice of packaged models."""
     if llm is LlmSize.small:
         return {}
-    if profile != "cpu-default":
+    if profile not in ("cpu-default", "cpu-multilingual"):
         raise ConfigError(f"--llm {llm.value} goes with the cpu-default profile, not {profile}")
     return {"llm": llm.value}
 
@@ -434,6 +434,14 @@ def eval_run(
     voice: Annotated[
         Voice, typer.Option("--voice", help="Speech suites: who speaks the queries.")
     ] = Voice.piper,
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--audio-dir",
+            help="Speech suites: your own recordings instead of a voice, one file per entry "
+            "id (e.g. normal_single_turn_single_function_0.wav; .flac and .ogg too).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
@@ -443,7 +451,9 @@ def eval_run(
     from voice_agent.evals import (
         SUITES,
         Augmentation,
+        RecordedSpeech,
         SpeechCache,
+        SpeechSource,
         build_report,
         load_suite,
         run_samples,
@@ -453,13 +463,17 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
-        understanding = _understanding_model(model, llm, sensevoice)
-        speech = None
-        if SUITES[suite].modality == "speech":
+        speech: SpeechSource | None = None
+        if SUITES[suite].modality == "speech" and audio_dir is not None:
+            recordings = RecordedSpeech(audio_dir)
+            recordings.check([s.id for s in samples])
+            speech = recordings
+        elif SUITES[suite].modality == "speech":
             from voice_agent.models.tts import EspeakTTS, PiperTTS
 
             tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
             speech = SpeechCache(tts, out / "speech-cache")
+        understanding = _understanding_model(model, llm, sensevoice)
         summary = asyncio.run(
             run_samples(
                 samples,
@@ -584,7 +598,8 @@ ProfileOption = Annotated[
     str,
     typer.Option(
         "--profile",
-        help="Models: cpu-default (embedded, offline), remote:URL, or gpu (with --funaudiochat).",
+        help="Models: cpu-default (embedded, offline), cpu-multilingual (Whisper base, replies "
+        "in the user's language), remote:URL, or gpu (with --funaudiochat).",
     ),
 ]
 FunAudioChatOption = Annotated[
@@ -616,9 +631,10 @@ def _profile(
 
     options: dict[str, str] = dict(_llm_options(name, llm))
     if sensevoice is not None:
-        if name == "gpu":
+        if name in ("gpu", "cpu-multilingual"):
             raise ConfigError(
-                "--sensevoice goes with cpu-default or remote:URL (Fun-Audio-Chat hears itself)"
+                "--sensevoice goes with cpu-default or remote:URL (Fun-Audio-Chat hears itself;"
+                " cpu-multilingual is Whisper base)"
             )
         options["sensevoice"] = str(sensevoice)
     if name != "gpu":

@@ -253,3 +253,24 @@ def test_the_demonstrations_are_in_the_prefix_and_the_style_after_it(llm: LlamaC
     bare = LlamaCppLLM(demonstrations=(), persist_prefix=False)
     assert "water_garden" not in bare.prompt(UnderstandingRequest(text="hi", tools=tools))
     assert "water_garden" not in llm.prompt(UnderstandingRequest(text="hi"))  # no tools
+
+
+def test_grammar_writes_patterns_llama_cpp_can_parse() -> None:
+    """llama.cpp's converter copied ``\\d`` into the GBNF, which its parser rejects; the process
+    then crashed at the first token (ACEBench zh, an HH:MM pattern)."""
+    from voice_agent.models._grammar import _gbnf_pattern
+
+    time = {"type": "string", "pattern": r"^([01]\d|2[0-3]):([0-5]\d)$"}
+    word = {"type": "string", "pattern": r"^\w+$"}
+    tools = [
+        {
+            "name": "notify",
+            "parameters": {"type": "object", "properties": {"start": time, "who": word}},
+        }
+    ]
+    grammar = tool_call_grammar(tools)
+    assert "\\d" not in grammar
+    assert "\\w" not in grammar
+    assert _gbnf_pattern(r"^[\d.]+$") == "^[0-9.]+$"
+    assert _gbnf_pattern(r"^\w+$") is None
+    assert _gbnf_pattern(r"^a\.b$") == r"^a\.b$"

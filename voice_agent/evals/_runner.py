@@ -27,7 +27,7 @@ from rich.progress import (
 from voice_agent.errors import ConfigError
 from voice_agent.evals import acebench, bfcl
 from voice_agent.evals._samples import Sample
-from voice_agent.evals._speech import Augmentation, SpeechCache
+from voice_agent.evals._speech import Augmentation, SpeechSource
 from voice_agent.evals._wer import word_errors
 from voice_agent.log import get_logger
 from voice_agent.models import UnderstandingModel, UnderstandingRequest
@@ -92,7 +92,7 @@ async def run_samples(
     model: UnderstandingModel,
     out_dir: Path,
     *,
-    speech: SpeechCache | None = None,
+    speech: SpeechSource | None = None,
     augmentation: Augmentation | None = None,
     asr_bias: bool = True,
     show_progress: bool = True,
@@ -104,7 +104,7 @@ async def run_samples(
             agent does for its registered tools (:func:`voice_agent.tools.tool_vocabulary`).
 
     Raises:
-        ConfigError: a speech sample and no ``speech`` cache to synthesize it with.
+        ConfigError: a speech sample and no ``speech`` source (a voice's cache or recordings).
     """
     path, done = _open_results(out_dir)
     todo = [s for s in samples if s.key not in done]
@@ -147,7 +147,7 @@ def _open_results(out_dir: Path) -> tuple[Path, set[str]]:
 async def _run_one(
     sample: Sample,
     model: UnderstandingModel,
-    speech: SpeechCache | None,
+    speech: SpeechSource | None,
     augmentation: Augmentation,
     *,
     asr_bias: bool,
@@ -167,7 +167,7 @@ async def _run_one(
     if sample.modality == "speech":
         assert speech is not None
         start = time.perf_counter()
-        audio = augmentation.apply(await speech.speech(sample.query), sample.id)
+        audio = augmentation.apply(await speech.speech(sample.query, sample.id), sample.id)
         timings["speech_ms"] = (time.perf_counter() - start) * 1000
     hints = tool_vocabulary(tools) if audio is not None and asr_bias else []
     request = UnderstandingRequest(

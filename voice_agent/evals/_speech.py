@@ -1,18 +1,32 @@
-"""Spoken queries: synthesized once per text and voice (cached by content hash), then degraded
-on request (noise at an SNR, speed) the same way on every run."""
+"""Spoken queries: synthesized once per text and voice (cached by content hash), or read from a
+folder of a user's own recordings (one file per entry id), then degraded on request (noise at
+an SNR, speed) the same way on every run."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from voice_agent.audio import Audio, add_noise, change_speed, load_audio
+from voice_agent.errors import ConfigError
 from voice_agent.models import TextToSpeech
 
-__all__ = ["Augmentation", "SpeechCache"]
+__all__ = ["RECORDING_SUFFIXES", "Augmentation", "RecordedSpeech", "SpeechCache", "SpeechSource"]
+
+RECORDING_SUFFIXES = (".wav", ".flac", ".ogg")
+"""The file types a recordings folder may hold (what libsndfile reads without extra codecs)."""
+
+
+class SpeechSource(Protocol):
+    """Where a spoken sample's audio comes from: a voice, or recordings."""
+
+    async def speech(self, text: str, sample_id: str = "") -> Audio:
+        """The clean spoken ``text`` of sample ``sample_id``, at 16 kHz."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,8 +75,9 @@ class SpeechCache:
         key = hashlib.sha256(f"{self.tts.name}\0{text}".encode()).hexdigest()
         return self.folder / f"{key[:32]}.wav"
 
-    async def speech(self, text: str) -> Audio:
-        """The clean spoken ``text`` at 16 kHz."""
+    async def speech(self, text: str, sample_id: str = "") -> Audio:
+        """The clean spoken ``text`` at 16 kHz (``sample_id`` is not needed: the voice reads
+        the text)."""
         path = self.path_for(text)
         if path.exists():
             self.reused += 1
@@ -75,3 +90,63 @@ class SpeechCache:
         partial.replace(path)  # atomic: a killed run never leaves half a WAV behind
         self.synthesized += 1
         return audio
+
+
+class RecordedSpeech:
+    """A folder of a user's own recordings, one per entry: ``<entry id>.wav`` (or ``.flac``,
+    ``.ogg``), any rate or channel count (converted to 16 kHz mono as every input is), so the
+    spoken suites run on real speakers unchanged, e.g. ACEBench's Mandarin read aloud.
+
+    Args:
+        folder: the recordings.
+
+    Raises:
+        ConfigError: the folder does not exist.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise ConfigError(
+                f"no recordings folder {folder}; pass --audio-dir with one file per entry id"
+            )
+        self.folder = folder
+        self.read = 0
+
+    def path_for(self, sample_id: str) -> Path | None:
+        """The recording of ``sample_id``, or None when there is none."""
+        for suffix in RECORDING_SUFFIXES:
+            path = self.folder / f"{sample_id}{suffix}"
+            if path.is_file():
+                return path
+        return None
+
+    def check(self, sample_ids: list[str]) -> None:
+        """Refuse before a run starts when an entry has no recording.
+
+        Raises:
+            ConfigError: naming how many are missing and the first few files expected.
+        """
+        missing = [i for i in sample_ids if self.path_for(i) is None]
+        if missing:
+            shown = ", ".join(f"{i}.wav" for i in missing[:5])
+            raise ConfigError(
+                f"{len(missing)} of {len(sample_ids)} entries have no recording in "
+                f"{self.folder} (expected e.g. {shown}); record them, or pass --limit / "
+                "--category to run the ones you have"
+            )
+
+    async def speech(self, text: str, sample_id: str = "") -> Audio:
+        """The recording of ``sample_id`` at 16 kHz (``text`` is what it should say, kept for
+        the word error rate by the caller).
+
+        Raises:
+            ConfigError: no recording of that entry (the message names the file expected).
+        """
+        path = self.path_for(sample_id)
+        if path is None:
+            raise ConfigError(
+                f"no recording of {sample_id} in {self.folder}: expected {sample_id}.wav "
+                f"(or {', '.join(RECORDING_SUFFIXES[1:])}) saying {text!r}"
+            )
+        self.read += 1
+        return load_audio(path)

@@ -5,6 +5,7 @@ transformers backends through llguidance."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,12 +29,55 @@ _SHAPE_KEYS = {
 }
 
 
+_CLASS_ESCAPE = re.compile(r"\\[dDwWsSbB]")
+
+
+def _gbnf_pattern(pattern: str) -> str | None:
+    """``pattern`` as llama.cpp's converter can write it, or None to leave it out.
+
+    The converter copies regex escapes such as ``\\d`` into the GBNF as they are; llama.cpp's
+    grammar parser rejects them, and a rejected grammar crashes the process at the first token
+    (seen on ACEBench's Chinese data: a ``HH:MM`` time pattern). ``\\d`` becomes ``[0-9]``
+    (``0-9`` inside a class); a pattern with another class escape is left out of the grammar,
+    which then allows any string there: the tool layer still checks the value against the
+    schema before a handler runs.
+    """
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair == "\\d":
+                out.append("0-9" if in_class else "[0-9]")
+            elif _CLASS_ESCAPE.fullmatch(pair):
+                return None
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _grammar_schema(schema: Any) -> Any:
     """A schema llama.cpp's converter accepts: an untyped node (``{"description": …}``, as
-    BFCL's ``any`` becomes) means any JSON value, which the converter needs spelled out."""
+    BFCL's ``any`` becomes) means any JSON value, which the converter needs spelled out; a
+    ``pattern`` is rewritten or left out (:func:`_gbnf_pattern`)."""
     if not isinstance(schema, Mapping):
         return schema
     out = {k: v for k, v in schema.items() if k not in ("description", "title", "examples")}
+    if isinstance(out.get("pattern"), str):
+        pattern = _gbnf_pattern(out["pattern"])
+        if pattern is None:
+            del out["pattern"]
+            out.setdefault("type", "string")
+        else:
+            out["pattern"] = pattern
     if not (set(out) & _SHAPE_KEYS):
         out["type"] = _ANY_JSON
     for key in ("properties", "$defs", "definitions"):

