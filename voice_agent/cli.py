@@ -919,9 +919,7 @@ def history(
     for column in ("heard", "emotion", "tool calls", "reply"):
         table.add_column(column)
     for t in turns:
-        calls = "\n".join(
-            f"{c['name']}({json.dumps(c['arguments'])}) → {c['status']}" for c in t["tool_calls"]
-        )
+        calls = "\n".join(_call_cell(c) for c in t["tool_calls"])
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
         table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
     console.print(table)
@@ -929,6 +927,17 @@ def history(
         console.print(
             "[dim]other sessions: " + ", ".join(s["id"] for s in sessions[1:6]) + "[/dim]"
         )
+
+
+_DECIDED = {"ask": "asked", "confirmed": "confirmed", "refused": "refused"}
+"""A call's confirmation, as the history says it (no word when none was needed)."""
+
+
+def _call_cell(call: dict[str, Any]) -> str:
+    """A recorded call and what came of it, with the user's say when it needed one."""
+    said = _DECIDED.get(call["confirmation"] or "")
+    decided = f" ({said})" if said else ""
+    return f"{call['name']}({json.dumps(call['arguments'])}) → {call['status']}{decided}"
 
 
 def _reply_cell(turn: dict[str, Any]) -> str:

@@ -421,7 +421,7 @@ class VoiceAgent:
                     turn_id,
                     result,
                     emit,
-                    store_start=True,
+                    store_start="refused",
                 )
                 speaker.say(CANCELLED)
                 return "refused"
@@ -513,7 +513,7 @@ class VoiceAgent:
         """Record a call not run because a required value was a copied example; the question
         that asks the user for it."""
         emit(ToolCallEvent(call_id=call.id, name=call.name, arguments=dict(call.arguments)))
-        self._record(call, "failed", None, problem, turn_id, result, emit, store_start=True)
+        self._record(call, "failed", None, problem, turn_id, result, emit, store_start="not needed")
         outcome = ToolResult(
             call_id=call.id, name=call.name, ok=False, error=problem, kind="invalid_arguments"
         )
@@ -577,7 +577,7 @@ class VoiceAgent:
                     turn_id,
                     result,
                     emit,
-                    store_start=True,
+                    store_start=decision.decision,
                 )
                 if pending is not None and question is None:
                     self.pending, question = pending, pending.question
@@ -623,7 +623,14 @@ class VoiceAgent:
             await asyncio.gather(execution, return_exceptions=True)
             for call in runnable:
                 self._record(
-                    call, "cancelled", None, "interrupted by the user", turn_id, result, emit
+                    call,
+                    "cancelled",
+                    None,
+                    "interrupted by the user",
+                    turn_id,
+                    result,
+                    emit,
+                    confirmation="confirmed" if confirmed else "not needed",
                 )
             raise
         for call, outcome in zip(runnable, outcomes, strict=True):
@@ -636,6 +643,7 @@ class VoiceAgent:
                 turn_id,
                 result,
                 emit,
+                confirmation="confirmed" if confirmed else "not needed",
                 duration_ms=outcome.duration_ms,
             )
             self.history.append(
@@ -662,21 +670,33 @@ class VoiceAgent:
         result: TurnResult,
         emit: Callable[[Event], None],
         *,
-        store_start: bool = False,
+        store_start: str | None = None,
+        confirmation: str = "not needed",
         duration_ms: float = 0.0,
     ) -> None:
         if self.store:
-            if store_start:
+            if store_start is not None:
+                confirmation = store_start
                 self.store.call_started(
                     turn_id,
                     self.session_id,
                     call.id,
                     call.name,
                     dict(call.arguments),
-                    "required",
+                    confirmation,
                     status,
                 )
-            self.store.call_finished(call.id, status, value, error, duration_ms)
+            self.store.call_finished(
+                turn_id,
+                self.session_id,
+                call.id,
+                call.name,
+                confirmation=confirmation,
+                status=status,
+                result=value,
+                error=error,
+                duration_ms=duration_ms,
+            )
         result.tool_calls.append(
             CallRecord(
                 call_id=call.id,

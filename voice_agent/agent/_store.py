@@ -229,31 +229,37 @@ class HistoryStore:
         )
 
     def call_finished(
-        self, call_id: str, status: str, result: Any, error: str | None, duration_ms: float
+        self,
+        turn_id: str,
+        session_id: str,
+        call_id: str,
+        name: str,
+        *,
+        confirmation: str,
+        status: str,
+        result: Any,
+        error: str | None,
+        duration_ms: float,
     ) -> None:
-        """Append what a call returned, under the turn that last started it."""
-        with self._transaction():
-            started = self._db.execute(
-                "SELECT turn_id, session_id, name FROM call_events WHERE call_id = ? AND phase ="
-                " 'started' ORDER BY seq DESC LIMIT 1",
-                (call_id,),
-            ).fetchone()
-            turn_id, session_id, name = started or ("", None, None)
-            self._db.execute(
-                "INSERT INTO call_events (call_id, turn_id, session_id, phase, name, status,"
-                " result, error, at, duration_ms) VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?)",
-                (
-                    call_id,
-                    turn_id,
-                    session_id,
-                    name,
-                    status,
-                    json.dumps(result, default=str),
-                    error,
-                    time.time(),
-                    duration_ms,
-                ),
-            )
+        """Append what came of a call, under the turn that ran (or declined) it: a model may
+        give calls of other turns and sessions the same id, so the id alone names no row."""
+        self._write(
+            "INSERT INTO call_events (call_id, turn_id, session_id, phase, name, confirmation,"
+            " status, result, error, at, duration_ms)"
+            " VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                call_id,
+                turn_id,
+                session_id,
+                name,
+                confirmation,
+                status,
+                json.dumps(result, default=str),
+                error,
+                time.time(),
+                duration_ms,
+            ),
+        )
 
     def finish_turn(
         self, turn_id: str, reply_text: str, status: str, timings: dict[str, float]
@@ -316,9 +322,9 @@ class HistoryStore:
 
 def _calls_by_turn(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Audit rows → one record per start of a call, under the turn that started it, with what
-    came of it (the rows after it for that call)."""
+    came of it (the rows after it for that call in that turn)."""
     by_turn: dict[str, list[dict[str, Any]]] = {}
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     for event in events:
         if event["phase"] == "started":
             started = {
@@ -332,9 +338,9 @@ def _calls_by_turn(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
                 "duration_ms": None,
                 "noticed_at": None,
             }
-            latest[event["call_id"]] = started
+            latest[event["turn_id"], event["call_id"]] = started
             by_turn.setdefault(event["turn_id"], []).append(started)
-        elif (record := latest.get(event["call_id"])) is not None:
+        elif (record := latest.get((event["turn_id"], event["call_id"]))) is not None:
             record["status"], record["error"] = event["status"], event["error"]
             record["result"] = json.loads(event["result"]) if event["result"] else None
             record["duration_ms"] = event["duration_ms"]
