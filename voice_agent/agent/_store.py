@@ -24,6 +24,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from voice_agent.agent._events import (
+    Confirmation,
+    EmotionEvent,
+    Event,
+    MetricsEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TranscriptEvent,
+    TurnEndEvent,
+)
+
 __all__ = ["HistoryStore", "default_db_path"]
 
 _SCHEMA = """
@@ -59,6 +70,8 @@ INSERT INTO call_events (call_id, turn_id, session_id, phase, name, status, resu
     duration_ms FROM tool_calls WHERE finished_at IS NOT NULL ORDER BY finished_at;
 """
 """The one-row-per-call table of older databases, copied (it is kept, never written again)."""
+_STARTED: dict[Confirmation, str] = {"ask": "needs confirmation", "refused": "refused"}
+"""A started row's status when its call waits for, or was refused, the user's yes."""
 INTERRUPTED = "the process ended before this finished; it may or may not have taken effect"
 
 
@@ -193,6 +206,39 @@ class HistoryStore:
         )
         return turn_id
 
+    def record(self, session_id: str, turn_id: str, event: Event) -> None:
+        """Write what an event of a turn tells: what was heard, each step of a call (a row of
+        its own, by call id and turn id), how the turn ended and its timings."""
+        match event:
+            case TranscriptEvent(text=text):
+                self.heard(turn_id, text, None, None)
+            case EmotionEvent(emotion=emotion):
+                self._write(
+                    "UPDATE turns SET emotion = ?, emotion_confidence = ? WHERE id = ?",
+                    (emotion.label, emotion.confidence, turn_id),
+                )
+            case ToolCallEvent(call=call, confirmation=confirmation):
+                status = _STARTED.get(confirmation, "running")
+                self.call_started(
+                    turn_id, session_id, call.id, call.name, dict(call.arguments), confirmation,
+                    status,
+                )  # fmt: skip
+            case ToolResultEvent(call=call, result=result, confirmation=confirmation):
+                self.call_finished(
+                    turn_id, session_id, call.id, call.name, confirmation=confirmation,
+                    status=event.status, result=result.value, error=result.error,
+                    duration_ms=result.duration_ms,
+                )  # fmt: skip
+            case TurnEndEvent(status=status, reply_text=text):
+                self._write(
+                    "UPDATE turns SET reply_text = ?, status = ? WHERE id = ?",
+                    (text, status, turn_id),
+                )
+            case MetricsEvent(timings_ms=timings):
+                self._write(
+                    "UPDATE turns SET timings = ? WHERE id = ?", (json.dumps(timings), turn_id)
+                )
+
     def heard(
         self, turn_id: str, transcript: str, emotion: str | None, confidence: float | None
     ) -> None:
@@ -259,15 +305,6 @@ class HistoryStore:
                 time.time(),
                 duration_ms,
             ),
-        )
-
-    def finish_turn(
-        self, turn_id: str, reply_text: str, status: str, timings: dict[str, float]
-    ) -> None:
-        """Record the reply and timings."""
-        self._write(
-            "UPDATE turns SET reply_text = ?, status = ?, timings = ? WHERE id = ?",
-            (reply_text, status, json.dumps(timings), turn_id),
         )
 
     def sessions(self, limit: int = 20) -> list[dict[str, Any]]:

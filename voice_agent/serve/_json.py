@@ -30,7 +30,10 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
         session_id: the agent's session in the history store.
         result: what the turn produced.
         reply_audio: where the spoken reply is (a file path, or a URL on the server), or None.
+
+    Built from the turn's events alone, as every other reader of a turn is.
     """
+    result = TurnResult.from_events(result.events)
     return {
         "session_id": session_id,
         "transcript": result.transcript,
@@ -61,8 +64,9 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
 
 
 def event_dict(event: Event) -> dict[str, Any]:
-    """An event's fields by their Python names, ``type`` first. An audio chunk's samples are
-    not JSON: its frame says the format and length, and the audio follows as a binary frame."""
+    """An event's fields by their Python names, ``type`` first, a call's ``ToolCall`` and
+    ``ToolResult`` as objects. An audio chunk's samples are not JSON: its frame says the format
+    and length, and the audio follows as a binary frame."""
     if isinstance(event, AudioChunkEvent):
         audio = event.audio
         return {
@@ -76,4 +80,4 @@ def event_dict(event: Event) -> dict[str, Any]:
         }
     if isinstance(event, EmotionEvent):
         return {"type": event.type, "emotion": emotion_dict(event.emotion)}
-    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    return dataclasses.asdict(event)  # a call's event holds the ToolCall and ToolResult
