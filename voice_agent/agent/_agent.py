@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from voice_agent.agent._events import AudioChunkEvent, Event
-from voice_agent.agent._listen import utterances
+from voice_agent.agent._listen import Utterance, listen
 from voice_agent.agent._result import TurnResult
 from voice_agent.agent._store import HistoryStore
 from voice_agent.agent._turn import TurnRun
@@ -169,35 +169,21 @@ class VoiceAgent:
             AudioError: the input stream failed (for instance, the device disappeared); turns
                 already taken are in the history store.
         """
-        queue: asyncio.Queue[tuple[Audio, float] | BaseException | None] = asyncio.Queue()
+        queue: asyncio.Queue[Utterance | BaseException | None] = asyncio.Queue()
 
         def speech_started() -> None:
             if barge_in and self._running:
                 output.stop()
                 self.interrupt()
 
-        delay = [0.0]
-
-        async def listen() -> None:
-            try:
-                async for utterance in utterances(
-                    stream, on_speech_start=speech_started, endpoint_delays=delay
-                ):
-                    queue.put_nowait((utterance, delay[0]))
-            except Exception as e:  # handed to the conversation loop, which raises it
-                queue.put_nowait(e)
-            finally:
-                queue.put_nowait(None)
-
-        listener = asyncio.create_task(listen())
+        listener = asyncio.create_task(listen(stream, queue, speech_started))
         results: list[TurnResult] = []
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                utterance, endpoint_ms = item
-                result = TurnResult(timings_ms={"endpoint": endpoint_ms})
-                async for event in self.stream_turn(utterance, result=result):
+                result = TurnResult(timings_ms={"endpoint": item.endpoint_ms})
+                async for event in self.stream_turn(item.audio, result=result):
                     if isinstance(event, AudioChunkEvent) and not result.interrupted:
                         await output.play(event.audio)
                 results.append(result)
