@@ -39,7 +39,7 @@ from voice_agent.models import (
     UnderstandingRequest,
 )
 from voice_agent.policies import PendingConfirmation, ReplyStyle, action, describe
-from voice_agent.tools import Tool, ToolCall, ToolCallSplitter, ToolResult
+from voice_agent.tools import ArgumentProblem, Tool, ToolCall, ToolCallSplitter, ToolResult
 
 if TYPE_CHECKING:
     from voice_agent.agent._agent import VoiceAgent
@@ -252,14 +252,14 @@ class TurnRun:
 
     def _without_unsaid_examples(
         self, calls: list[ToolCall]
-    ) -> tuple[list[ToolCall], tuple[ToolCall, str] | None]:
+    ) -> tuple[list[ToolCall], tuple[ToolCall, ArgumentProblem] | None]:
         """The calls with optional arguments the model copied from a description's example
         (which the user did not say) left out; a call whose required argument is such a copy
         does not run, and is returned with its problem, so the user is asked instead."""
         history, registry = self.agent.history, self.agent.registry
         said = " ".join([m.content for m in history if m.role == "user"][-2:])
         kept: list[ToolCall] = []
-        copied: tuple[ToolCall, str] | None = None
+        copied: tuple[ToolCall, ArgumentProblem] | None = None
         for call in calls:
             call, problems = registry.without_unsaid_examples(call, said)
             if not problems:
@@ -268,11 +268,16 @@ class TurnRun:
                 copied = (call, problems[0])
         return kept, copied
 
-    def _ask_unsaid(self, call: ToolCall, problem: str) -> str | None:
+    def _ask_unsaid(self, call: ToolCall, problem: ArgumentProblem) -> str | None:
         """Tell a call not run because a required value was a copied example; the question
         that asks the user for it."""
         outcome = ToolResult(
-            call_id=call.id, name=call.name, ok=False, error=problem, kind="invalid_arguments"
+            call_id=call.id,
+            name=call.name,
+            ok=False,
+            error=str(problem),
+            kind="invalid_arguments",
+            problems=(problem,),
         )
         self.emit(ToolCallEvent(call=call))
         self._told(call, outcome)
