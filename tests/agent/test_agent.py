@@ -265,6 +265,14 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
     )
 
 
+def test_sessions_without_a_store_are_told_apart() -> None:
+    """The models key per-speaker state (the emotion baseline) by session id; every agent
+    without a store was session "memory", so two users of one process shared a baseline."""
+    profile = Profile(name="s", understanding=ScriptedUnderstanding(), tts=EspeakTTS())
+    first, second = VoiceAgent(profile=profile), VoiceAgent(profile=profile)
+    assert first.session_id != second.session_id
+
+
 def test_events_are_typed() -> None:
     assert TranscriptEvent(text="x").type == "transcript"
     assert PolicyDecision(policy="emotion", decision="style:neutral", reason="r").type == "policy"

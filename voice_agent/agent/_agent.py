@@ -10,6 +10,7 @@ steps). Every stage is an event; every call is in the audit log before it runs.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,8 +96,12 @@ class VoiceAgent:
         self._running: set[asyncio.Task[None]] = set()
         self._started = False
         self.session_id = (
-            store.new_session(self.profile.name, self.registry.names) if store else "memory"
+            store.new_session(self.profile.name, self.registry.names)
+            if store
+            else f"memory-{uuid.uuid4().hex[:12]}"
         )
+        """Names the session to the models too: the cascade keeps a speaker's emotion baseline
+        under it, so agents sharing a profile's models never share a baseline."""
 
     async def start(self) -> None:
         """Warm the models up (loads weights, brings the system + tools prefix into the
