@@ -51,6 +51,8 @@ log = get_logger(__name__)
 NOT_HEARD = "Sorry, I did not catch that. Could you say it again?"
 CANCELLED = "Okay, I won't do that."
 GAVE_UP = "Sorry, I could not finish that."
+_RUNS: tuple[Confirmation, ...] = ("not needed", "confirmed")
+"""The decisions under which a call runs."""
 REPORT = (
     "The results of the calls just made are in. Tell the user in one short sentence, in the "
     "past tense, what was just done (for this request only) or what went wrong."
@@ -76,6 +78,12 @@ class TurnRun:
         self.invalid: dict[str, int] = {}
         """Invalid-argument results per tool in this turn (the clarification policy's count)."""
         self.speaker: Speaker | None = None
+        self.confirmed: ToolCall | None = None
+        """The call the user said yes to in this turn (the registry's hook lets it run)."""
+        self.confirmations: dict[str, Confirmation] = {}
+        """What was decided about running each call told so far, by call id."""
+        self._asked: str | None = None
+        """The confirmation question of the step being run, if one was put."""
 
     def emit(self, event: Event) -> None:
         """Tell an event: the store writes it, the result folds it, then the caller gets it."""
@@ -279,7 +287,6 @@ class TurnRun:
             kind="invalid_arguments",
             problems=(problem,),
         )
-        self.emit(ToolCallEvent(call=call))
         self._told(call, outcome)
         clarification = self.agent.clarification
         ask, decision = clarification.question(
@@ -311,6 +318,7 @@ class TurnRun:
         verdict, decision = self.agent.confirmation.answer(pending, history[-1].content)
         self.emit(decision)
         if verdict == "yes":
+            self.confirmed = pending.call
             await self._execute([pending.call], confirmed=True)
             return True
         call = pending.call
@@ -321,77 +329,68 @@ class TurnRun:
             error="the user did not confirm",
             kind="refused",
         )
-        self.emit(ToolCallEvent(call=call, confirmation="refused"))
-        self._told(call, refusal, "refused", to_model=False)
+        self._tell_call(call, "refused")
+        self._told(call, refusal, to_model=False)
         self.voice.say(CANCELLED)
         return False
 
-    def _hold(self, call: ToolCall, tool: Tool) -> str | None:
-        """A risky call of this step: asked about (the question to say, the call left pending
-        for the next turn), or refused when this run cannot ask."""
+    async def _confirm(self, call: ToolCall, tool: Tool) -> bool | None:
+        """The registry's hook before a risky call runs: yes for the call the user confirmed
+        in this turn; any other is asked about (the call left pending for the next turn), or
+        refused with the reason said when this run cannot ask. None: the call waits."""
         agent = self.agent
+        if self.confirmed is not None and call.id == self.confirmed.id:
+            self._tell_call(call, "confirmed")
+            return True
         pending, decision = agent.confirmation.ask(
             call, tool, agent.history[-1].content if agent.history else ""
         )
-        confirmation: Confirmation = "ask" if pending is not None else "refused"
-        self.emit(ToolCallEvent(call=call, confirmation=confirmation))
+        self._tell_call(call, "ask" if pending is not None else "refused")
         self.emit(decision)
-        waiting = ToolResult(
-            call_id=call.id,
-            name=call.name,
-            ok=False,
-            error=decision.reason,
-            kind="needs_confirmation",
-        )
-        self._told(call, waiting, confirmation)
         if pending is None:  # cannot ask: say so plainly, never let the model guess
             self.voice.say(
                 f"I did not {describe(call, tool)}: it needs your confirmation, "
                 "and I cannot ask for it here."
             )
-            return None
-        if agent.pending is None:  # one question at a time
-            agent.pending = pending
-            return pending.question
+        elif agent.pending is None:  # one question at a time
+            agent.pending, self._asked = pending, pending.question
         return None
+
+    def _tell_call(self, call: ToolCall, confirmation: Confirmation) -> None:
+        """Tell that a call is about to run, or will not, and why."""
+        self.confirmations[call.id] = confirmation
+        self.emit(ToolCallEvent(call=call, confirmation=confirmation))
 
     # --- running ---------------------------------------------------------------------------
 
     async def _execute(self, calls: list[ToolCall], *, confirmed: bool = False) -> str | None:
-        """Run a step's calls; returns a question for the user when one must be asked."""
+        """Run a step's calls (a risky one only through the registry's confirmation hook);
+        returns a question for the user when one must be asked."""
         registry = self.agent.registry
-        runnable: list[ToolCall] = []
-        question: str | None = None
+        self._asked = None
         for call in calls:
             tool = registry.get(call.name)
-            if tool is not None and tool.confirm and not confirmed:
-                question = self._hold(call, tool) or question
-                continue
-            self.emit(
-                ToolCallEvent(call=call, confirmation="confirmed" if confirmed else "not needed")
-            )
-            runnable.append(call)
-        if not runnable:
-            return question
-        confirmation: Confirmation = "confirmed" if confirmed else "not needed"
-        outcomes = await self._run(runnable, confirmation)
-        for call, outcome in zip(runnable, outcomes, strict=True):
-            self._told(call, outcome, confirmation)
+            if tool is None or not tool.confirm:  # a risky call is told by the hook
+                self._tell_call(call, "not needed")
+        outcomes = await self._run(calls)
+        question = self._asked
+        for call, outcome in zip(calls, outcomes, strict=True):
+            self._told(call, outcome)
             if question is None and not confirmed:  # one question at a time
                 question = self._clarify(outcome)
         return question
 
-    async def _run(self, calls: list[ToolCall], confirmation: Confirmation) -> list[ToolResult]:
+    async def _run(self, calls: list[ToolCall]) -> list[ToolResult]:
         """The calls run together; said what they do when they are slow; cancelled with the
         turn (barge-in), which is told for each."""
         agent = self.agent
-        confirm = _yes if confirmation == "confirmed" else None
-        execution = asyncio.create_task(agent.registry.execute(calls, confirm=confirm))
+        execution = asyncio.create_task(agent.registry.execute(calls, confirm=self._confirm))
         try:
             if agent.acknowledge_after is not None:
                 done, _ = await asyncio.wait({execution}, timeout=agent.acknowledge_after)
-                if not done:
-                    self.voice.say(self._acknowledgement(calls))
+                running = [c for c in calls if self.confirmations.get(c.id) in _RUNS]
+                if not done and running:
+                    self.voice.say(self._acknowledgement(running))
             return await execution
         except asyncio.CancelledError:  # barge-in: the running tools stop too
             execution.cancel()
@@ -404,7 +403,7 @@ class TurnRun:
                     error="interrupted by the user",
                     kind="cancelled",
                 )
-                self._told(call, stopped, confirmation, to_model=False)
+                self._told(call, stopped, to_model=False)
             raise
 
     def _acknowledgement(self, calls: list[ToolCall]) -> str:
@@ -415,21 +414,18 @@ class TurnRun:
         said = actions[0] if len(actions) == 1 else f"{', '.join(actions[:-1])} and {actions[-1]}"
         return f"One moment: I'll {said}."
 
-    def _told(
-        self,
-        call: ToolCall,
-        outcome: ToolResult,
-        confirmation: Confirmation = "not needed",
-        *,
-        to_model: bool = True,
-    ) -> None:
-        """Tell what came of a call, and give the model the tool's answer."""
+    def _told(self, call: ToolCall, outcome: ToolResult, *, to_model: bool = True) -> None:
+        """Tell what came of a call, and give the model the tool's answer. A risky call the
+        registry answered before its hook (bad arguments) is told as a call first."""
+        if call.id not in self.confirmations:
+            self._tell_call(call, "not needed")
+        confirmation = self.confirmations[call.id]
         self.emit(ToolResultEvent(call=call, result=outcome, confirmation=confirmation))
         if to_model:
-            waiting = outcome.kind == "needs_confirmation"
-            content = f"not run: {outcome.error}" if waiting else outcome.to_message()
             self.agent.history.append(
-                Message(role="tool", name=call.name, tool_call_id=call.id, content=content)
+                Message(
+                    role="tool", name=call.name, tool_call_id=call.id, content=outcome.to_message()
+                )
             )
 
     def _clarify(self, outcome: ToolResult) -> str | None:
@@ -443,8 +439,3 @@ class TurnRun:
         )
         self.emit(decision)
         return ask
-
-
-async def _yes(call: ToolCall, tool: Tool) -> bool:
-    """The user already said yes to this call."""
-    return True

@@ -53,8 +53,10 @@ __all__ = ["Confirm", "ToolRegistry", "qwen_tools_block"]
 
 log = get_logger(__name__)
 
-Confirm = Callable[[ToolCall, Tool], Awaitable[bool]]
-"""Asks the user whether a ``confirm=True`` call may run; True means yes."""
+Confirm = Callable[[ToolCall, Tool], Awaitable[bool | None]]
+"""Asks the user whether a ``confirm=True`` call may run: True means yes, False no (the call
+is ``refused``), None that the question was put and the answer comes later (a spoken agent
+hears it next turn): the call does not run and answers ``needs_confirmation``."""
 
 
 def _no_handler(name: str) -> Callable[..., Any]:
@@ -497,7 +499,14 @@ class ToolRegistry:
                     f"{call.name!r} needs the user's confirmation and none could be "
                     "asked for; it was not run",
                 )
-            if not await confirm(call, found):
+            answer = await confirm(call, found)
+            if answer is None:
+                return result(
+                    "needs_confirmation",
+                    f"{call.name!r} needs the user's confirmation and has not had it; it was not "
+                    "run",
+                )
+            if not answer:
                 return result("refused", f"the user did not confirm {call.name!r}; not run")
         try:
             kwargs = found.prepare(call.arguments, call.id)
