@@ -137,8 +137,9 @@ def value_matches(expected: Any, actual: Any) -> bool:
 def call_matches(
     expected: Mapping[str, Any], call: Mapping[str, Any], schema: Mapping[str, Any]
 ) -> bool:
-    """A call against an expected one; an argument beyond the expected ones must be the
-    default, or listed under the expectation's ``ignore``."""
+    """A call against an expected one, by what the tool receives: an argument beyond the
+    expected ones must be the default, or listed under the expectation's ``ignore``; an
+    expected one left out must be the default (the tool gets it all the same)."""
     if call["name"] != expected["name"]:
         return False
     want, ignore = expected.get("arguments", {}), set(expected.get("ignore", ()))
@@ -149,7 +150,10 @@ def call_matches(
                 return False
         elif key not in ignore and properties.get(key, {}).get("default", ...) != value:
             return False
-    return all(key in call["arguments"] for key in want)
+    return all(
+        key in call["arguments"] or value_matches(want[key], properties.get(key, {}).get("default"))
+        for key in want
+    )
 
 
 def turn_correct(
@@ -220,12 +224,15 @@ async def run_config(
     full_turns: bool,
     on_turn: Callable[[Turn], None] | None = None,
     system_extra: str = "",
+    demos: Sequence[Sequence[str]] | None = None,
 ) -> list[Turn]:
     """Every request in every (voice, speed) of ``inputs`` (voice ``typed``: text turns)."""
     profile = load_profile("cpu-default", llm=model)
     llm = getattr(profile.understanding, "llm", None)
     if system_extra and llm is not None:  # a prompt wording to try (the lead owns llama.py's)
         llm.system = f"{DEFAULT_SYSTEM} {system_extra}"
+    if demos is not None and llm is not None:
+        llm.demonstrations = tuple((role, text) for role, text in demos)
     registry = home_registry()
     # Every request is neutral speech, so its reply style is the neutral one (issue 12 item 3:
     # an estimate under the threshold never changes it); styles that changed with a guessed
@@ -401,6 +408,7 @@ def main() -> None:
     parser.add_argument("--full-turns", action="store_true", help="let turns end in words")
     parser.add_argument("--out", type=Path, default=Path("spoken_requests_results.json"))
     parser.add_argument("--system-extra", default="", help="words added to the system prompt")
+    parser.add_argument("--demos", type=Path, default=None, help="YAML [role, text] turns shown")
     parser.add_argument(
         "--rescore", type=Path, default=None, help="score a results file again (no model runs)"
     )
@@ -431,12 +439,20 @@ def main() -> None:
         turns.append(turn)
         args.out.write_text(json.dumps([asdict(t) for t in turns], indent=1))
 
+    demos = yaml.safe_load(args.demos.read_text()) if args.demos else None
     for model in args.models.split(","):
         for i, bias in enumerate(args.bias.split(",")):
             these = inputs if i == 0 else [x for x in inputs if x[0] != "typed"]  # bias: no effect
             asyncio.run(
                 run_config(
-                    model, bias == "on", requests, these, args.full_turns, save, args.system_extra
+                    model,
+                    bias == "on",
+                    requests,
+                    these,
+                    args.full_turns,
+                    save,
+                    args.system_extra,
+                    demos,
                 )
             )
     report(turns)

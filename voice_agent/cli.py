@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from voice_agent.errors import ConfigError, VoiceAgentError
+from voice_agent.gpucheck import gpu_check
 from voice_agent.log import configure_logging
 from voice_agent.tools import Tool, ToolCall, ToolRegistry, ToolResult
 
@@ -206,6 +207,14 @@ LlmOption = Annotated[
         help="cpu-default: the 0.5B model, or the 1.5B (pip install 'voice-agent\\[large]').",
     ),
 ]
+SenseVoiceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sensevoice",
+        help="A FunAudioLLM/SenseVoiceSmall directory: it hears the speech and its emotion "
+        "(instead of Whisper and the prosody estimator); cpu-default or remote:URL.",
+    ),
+]
 AsrBiasOption = Annotated[
     bool,
     typer.Option(
@@ -355,14 +364,19 @@ def _score_acebench(
     )
 
 
-def _understanding_model(profile: str, llm: LlmSize = LlmSize.small) -> Any:
+def _understanding_model(
+    profile: str, llm: LlmSize = LlmSize.small, sensevoice: Path | None = None
+) -> Any:
     if profile.startswith("scripted:"):
         from voice_agent.testing import ScriptedUnderstanding
 
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
     from voice_agent.models.profiles import load_profile
 
-    return load_profile(profile, **_llm_options(profile, llm)).understanding
+    options: dict[str, str] = dict(_llm_options(profile, llm))
+    if sensevoice is not None:
+        options["sensevoice"] = str(sensevoice)
+    return load_profile(profile, **options).understanding
 
 
 def _llm_options(profile: str, llm: LlmSize) -> dict[str, str]:
@@ -424,6 +438,7 @@ def eval_run(
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
+    sensevoice: SenseVoiceOption = None,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -439,7 +454,7 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
-        understanding = _understanding_model(model, llm)
+        understanding = _understanding_model(model, llm, sensevoice)
         speech = None
         if SUITES[suite].modality == "speech":
             from voice_agent.models.tts import EspeakTTS, PiperTTS
@@ -595,11 +610,18 @@ def _profile(
     cosyvoice: Path | None,
     device: str,
     llm: LlmSize = LlmSize.small,
+    sensevoice: Path | None = None,
 ) -> Any:
     """The profile object for the command line's options (GPU options only for ``gpu``)."""
     from voice_agent.models.profiles import load_profile
 
-    options = _llm_options(name, llm)
+    options: dict[str, str] = dict(_llm_options(name, llm))
+    if sensevoice is not None:
+        if name == "gpu":
+            raise ConfigError(
+                "--sensevoice goes with cpu-default or remote:URL (Fun-Audio-Chat hears itself)"
+            )
+        options["sensevoice"] = str(sensevoice)
     if name != "gpu":
         if funaudiochat or cosyvoice:
             raise ConfigError("--funaudiochat and --cosyvoice go with --profile gpu")
@@ -688,6 +710,7 @@ def run_turn(
     ] = False,
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
+    sensevoice: SenseVoiceOption = None,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
@@ -697,7 +720,7 @@ def run_turn(
 
     try:
         speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
-        models = _profile(profile, funaudiochat, cosyvoice, device, llm)
+        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice)
         agent = _agent(
             tools, base_url, models, db, interactive=False, speak=out is not None, asr_bias=asr_bias
         )
@@ -738,14 +761,16 @@ def chat(
     device: DeviceOption = "cuda",
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
+    sensevoice: SenseVoiceOption = None,
 ) -> None:
     """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
     read with --text. Confirmations are asked and answered either way."""
     if not text:
-        _voice_chat(tools, (profile, funaudiochat, cosyvoice, device, llm), db, base_url, asr_bias)
+        options = (profile, funaudiochat, cosyvoice, device, llm, sensevoice)
+        _voice_chat(tools, options, db, base_url, asr_bias)
         return
     try:
-        models = _profile(profile, funaudiochat, cosyvoice, device, llm)
+        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice)
         agent = _agent(tools, base_url, models, db, interactive=True, speak=False)
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
@@ -780,7 +805,7 @@ def chat(
 
 def _voice_chat(
     tools: str,
-    profile: tuple[str, Path | None, Path | None, str, LlmSize],
+    profile: tuple[str, Path | None, Path | None, str, LlmSize, Path | None],
     db: Path | None,
     base_url: str | None,
     asr_bias: bool,
@@ -849,6 +874,7 @@ def serve(
     db: DbOption = None,
     base_url: BaseUrl = None,
     llm: LlmOption = LlmSize.small,
+    sensevoice: SenseVoiceOption = None,
 ) -> None:
     """Serve voice sessions over HTTP and WebSockets, with a browser console at /."""
     import uvicorn
@@ -868,7 +894,7 @@ def serve(
         settings.check()
         service = Service(
             tools=_registry(tools, base_url),
-            profile=_profile(profile, None, None, "cpu", llm),
+            profile=_profile(profile, None, None, "cpu", llm, sensevoice),
             store=HistoryStore(db),
             settings=settings,
         )
@@ -955,6 +981,9 @@ def _result_dict(result: ToolResult) -> dict[str, Any]:
         "kind": result.kind,
         "duration_ms": round(result.duration_ms, 3),
     }
+
+
+app.command("gpu-check")(gpu_check)  # python -m voice_agent.gpucheck, as a subcommand
 
 
 def run() -> None:

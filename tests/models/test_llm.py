@@ -210,3 +210,46 @@ async def test_the_prefix_state_on_disk_starts_a_new_process_warm(tmp_path: Path
         assert again == first
         assert _events(logs, "llm.prefix_state_ignored"), "a damaged file must not be trusted"
         assert _events(logs, "llm.prefix_evaluated") and state.read_bytes() == good
+
+
+@tool
+def set_timer(minutes: int) -> str:
+    """Start a countdown timer."""
+    return f"{minutes} min"
+
+
+@pytest.mark.slow
+async def test_two_requests_in_one_sentence_become_two_calls(llm: LlamaCppLLM) -> None:
+    """The 0.5B ends its reply after the first of two asked actions unless it is continued
+    where it ends less surely than after a whole request; a single request stays one call."""
+    registry = ToolRegistry([set_light, set_thermostat, set_timer])
+    tools = [t.schema for t in registry]
+    two = "Turn on the kitchen lights and set a timer for twenty minutes."
+    bare = LlamaCppLLM(demonstrations=(), persist_prefix=False)  # shown nothing: continued
+    for model in (llm, bare):
+        with structlog.testing.capture_logs() as logs:
+            both = await model.complete(UnderstandingRequest(text=two, tools=tools))
+        assert [c.name for c in registry.parse(both)] == ["set_light", "set_timer"], both
+    assert _events(logs, "llm.another_call")
+    bare.close()
+    with structlog.testing.capture_logs() as logs:
+        one = await llm.complete(
+            UnderstandingRequest(text="Set a timer for ten minutes.", tools=tools)
+        )
+    assert [(c.name, c.arguments) for c in registry.parse(one)] == [("set_timer", {"minutes": 10})]
+    assert _events(logs, "llm.another_call") == []
+
+
+def test_the_demonstrations_are_in_the_prefix_and_the_style_after_it(llm: LlamaCppLLM) -> None:
+    tools = [set_light.schema]
+    prompt = llm.prompt(UnderstandingRequest(text="hi", tools=tools, system="Be warm."))
+    prefix = llm.prefix(tools)
+    assert prompt.startswith(prefix) and prefix.endswith("<|im_end|>")
+    assert "water_garden" in prefix and "Be warm." not in prefix
+    assert prompt[len(prefix) :] == (
+        "\n<|im_start|>system\nBe warm.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    bare = LlamaCppLLM(demonstrations=(), persist_prefix=False)
+    assert "water_garden" not in bare.prompt(UnderstandingRequest(text="hi", tools=tools))
+    assert "water_garden" not in llm.prompt(UnderstandingRequest(text="hi"))  # no tools

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from voice_agent.agent._events import AudioChunkEvent, Event
-from voice_agent.agent._listen import Utterance, listen
+from voice_agent.agent._listen import Utterance, listen, read_lines
 from voice_agent.agent._result import TurnResult
 from voice_agent.agent._store import HistoryStore
 from voice_agent.agent._turn import TurnRun
@@ -159,13 +159,15 @@ class VoiceAgent:
         *,
         barge_in: bool = True,
         max_turns: int | None = None,
+        typed: AsyncIterator[str] | None = None,
     ) -> list[TurnResult]:
         """A live conversation: listen to ``stream``, answer each utterance through ``output``.
 
         With ``barge_in``, speech detected while a turn is running (the model thinking, a tool
         working or the reply playing) stops playback at once and interrupts the turn; the new
         utterance becomes the next turn. Without echo cancellation the agent can hear its own
-        voice on loudspeakers: use headphones, or ``barge_in=False``.
+        voice on loudspeakers: use headphones, or ``barge_in=False``. Lines from ``typed``
+        (a console's text box) are turns too, queued with the utterances, and barge in alike.
 
         Returns:
             The turns, in order, when the stream ends (or after ``max_turns``).
@@ -182,13 +184,14 @@ class VoiceAgent:
                 self.interrupt()
 
         listener = asyncio.create_task(listen(stream, queue, speech_started))
+        reader = asyncio.create_task(read_lines(typed, queue, speech_started))
         results: list[TurnResult] = []
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
                 result = TurnResult(timings_ms={"endpoint": item.endpoint_ms})
-                async for event in self.stream_turn(item.audio, result=result):
+                async for event in self.stream_turn(item.audio, text=item.text, result=result):
                     if isinstance(event, AudioChunkEvent) and not result.interrupted:
                         await output.play(event.audio)
                 results.append(result)
@@ -196,7 +199,8 @@ class VoiceAgent:
                     break
         finally:
             listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            reader.cancel()
+            await asyncio.gather(listener, reader, return_exceptions=True)
         return results
 
     async def turn(

@@ -12,14 +12,16 @@ import numpy as np
 from voice_agent.audio import MODEL_RATE, Audio, AudioStream
 from voice_agent.models.vad import SileroVAD, VADSettings
 
-__all__ = ["Utterance", "listen", "utterances"]
+__all__ = ["Utterance", "listen", "read_lines", "utterances"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Utterance:
-    """One stretch of speech cut out of a live stream."""
+    """One turn's input from a live conversation: speech cut out of the stream, or a line
+    typed beside it."""
 
-    audio: Audio
+    audio: Audio | None = None
+    text: str | None = None
     endpoint_ms: float
     """How long after the speech ended the end of the turn was decided (0 when it was cut
     at the length limit or by the end of the stream)."""
@@ -116,3 +118,16 @@ async def listen(
         into.put_nowait(e)
     finally:
         into.put_nowait(None)
+
+
+async def read_lines(
+    typed: AsyncIterator[str] | None,
+    into: asyncio.Queue[Utterance | BaseException | None],
+    on_line: Callable[[], None],
+) -> None:
+    """Put each typed line on ``into`` as a turn of its own; a line barges in as speech does."""
+    if typed is None:
+        return
+    async for line in typed:
+        on_line()
+        into.put_nowait(Utterance(text=line, endpoint_ms=0.0))

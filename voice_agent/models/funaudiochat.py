@@ -48,6 +48,7 @@ from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.chat_format import chatml, qwen_tools_block
 from voice_agent.errors import BackendError, ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._checkpoint import CheckpointMismatch, CheckpointReport, MisShaped
 from voice_agent.models._device import ModelStream, resolve_device
 from voice_agent.models._grammar import tool_call_lark
 from voice_agent.models._threads import stream_from_thread
@@ -340,15 +341,17 @@ class FunAudioChatModel(nn.Module):
         return embeds
 
 
-def load_weights(model: nn.Module, directory: Path) -> dict[str, int]:
+def load_weights(model: nn.Module, directory: Path) -> CheckpointReport:
     """Copy the checkpoint's tensors into ``model``, shard by shard, tensor by tensor (so the
-    peak memory is the model plus one tensor).
+    peak memory is the model plus one tensor). Every tensor is compared before anything is
+    refused, so the error names all unknown, missing and mis-shaped ones at once.
 
     Returns:
-        ``{"loaded": n, "skipped": m}``; the skipped ones are the speech head's.
+        The report: tensors loaded, and skipped (the speech head's).
 
     Raises:
-        ModelLoadError: no safetensors, a tensor of an unknown name or shape, or a missing one.
+        ModelLoadError: no safetensors.
+        CheckpointMismatch: a tensor of an unknown name or shape, or a missing one.
     """
     from safetensors import safe_open
 
@@ -361,42 +364,45 @@ def load_weights(model: nn.Module, directory: Path) -> dict[str, int]:
         raise ModelLoadError(f"no model.safetensors(.index.json) in {directory}")
     params = model.state_dict()
     seen: set[str] = set()
-    skipped = 0
-    unknown: list[str] = []
+    report = CheckpointReport(file="model*.safetensors")
     with torch.no_grad():
         for shard in shards:
             with safe_open(str(directory / shard), framework="pt") as f:
                 for name in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                     if name.startswith(SKIPPED_PREFIXES):
-                        skipped += 1
+                        report.skipped += 1
                         target = TIED.get(name)  # a tied copy may be the only one saved
                         if target in params and target not in seen:
                             params[target].copy_(f.get_tensor(name))
                             seen.add(target)
                         continue
                     if name not in params:
-                        unknown.append(name)
+                        report.unknown.append(name)
                         continue
-                    tensor = f.get_tensor(name)
-                    if tuple(tensor.shape) != tuple(params[name].shape):
-                        raise ModelLoadError(
-                            f"{name}: checkpoint shape {tuple(tensor.shape)}, config says "
-                            f"{tuple(params[name].shape)}; config.json and weights disagree"
+                    shape, expected = tuple(f.get_slice(name).get_shape()), params[name].shape
+                    if shape != tuple(expected):
+                        report.mis_shaped.append(
+                            MisShaped(name=name, checkpoint=shape, expected=tuple(expected))
                         )
-                    params[name].copy_(tensor)
+                        seen.add(name)  # present, if wrong: not also "missing"
+                        continue
+                    params[name].copy_(f.get_tensor(name))
                     seen.add(name)
     tied = set()
     if getattr(model, "config", None) is not None:
         text = model.config.text  # type: ignore[union-attr]
         if getattr(text, "tie_word_embeddings", False):
             tied = {"language_model.lm_head.weight"}
-    missing = sorted(set(params) - seen - tied)
-    if unknown or missing:
-        raise ModelLoadError(
-            f"{directory} does not match the Fun-Audio-Chat layout: "
-            f"{len(unknown)} unknown tensors {unknown[:5]}, {len(missing)} missing {missing[:5]}"
+    report.missing = sorted(set(params) - seen - tied)
+    report.loaded = len(seen) - len(report.mis_shaped)
+    if not report.ok:
+        raise CheckpointMismatch(
+            str(directory),
+            [report],
+            "the Fun-Audio-Chat layout differs (config.json and weights disagree, or the "
+            "download is incomplete or of another model)",
         )
-    return {"loaded": len(seen), "skipped": skipped}
+    return report
 
 
 # --- the processor ----------------------------------------------------------------------------
@@ -570,6 +576,8 @@ class FunAudioChat:
         """The token ids whose keys/values the last call's cache holds, the audio heard in them
         and the cache: the next call reuses the longest common prefix (system prompt, tools,
         history), so a turn's later steps and the next turn only prefill what is new."""
+        self.checkpoint: CheckpointReport | None = None
+        """What loading found in the safetensors shards (None until loaded)."""
         self._heard: tuple[Audio, torch.Tensor] | None = None
         """The last audio and its embeddings: a turn's perceive step and reply steps hear the
         same audio, which is encoded once."""
@@ -607,6 +615,7 @@ class FunAudioChat:
                 eos_token=processor.eos_ids[0] if processor.eos_ids else None,
             )
             self._model, self._processor = model, processor
+            self.checkpoint = counts
             self._stream = ModelStream(device)
             log.info(
                 "funaudiochat.loaded",
@@ -614,8 +623,8 @@ class FunAudioChat:
                 device=str(device),
                 dtype=str(dtype),
                 seconds=round(time.perf_counter() - start, 2),
-                speech_head_tensors_skipped=counts["skipped"],
-                **{"tensors": counts["loaded"]},
+                speech_head_tensors_skipped=counts.skipped,
+                tensors=counts.loaded,
             )
 
     async def warm_up(
@@ -960,4 +969,6 @@ def read_perception(
     for (offset, probability), stop in zip(steps, ends, strict=True):
         if offset < end and stop > begin:  # this token wrote part of the label
             confidence *= probability
-    return transcript, EmotionEstimate(label=label, confidence=round(confidence, 4))
+    return transcript, EmotionEstimate(
+        label=label, confidence=round(confidence, 4), source="funaudiochat"
+    )

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_agent.errors import ConfigError
-from voice_agent.models.protocols import TextToSpeech, UnderstandingModel
+from voice_agent.models.protocols import (
+    EmotionEstimator,
+    SpeechRecognizer,
+    TextToSpeech,
+    UnderstandingModel,
+)
 
 __all__ = ["PROFILES", "Profile", "load_profile"]
 
@@ -31,29 +36,42 @@ _shared: dict[str, Profile] = {}
 _lock = threading.Lock()
 
 
-def _cpu_default(llm: str = "0.5b") -> Profile:
+def _listener(sensevoice: str | None) -> tuple[SpeechRecognizer, EmotionEstimator | None]:
+    """The ASR and emotion roles: SenseVoice plays both when its directory is given (one pass
+    gives text and emotion), else Whisper and the prosody estimator."""
+    if sensevoice:
+        from voice_agent.models.sensevoice import SenseVoice
+
+        model = SenseVoice(sensevoice)
+        return model, model
     from voice_agent.models.asr import WhisperASR
-    from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.emotion import ProsodyEmotion
+
+    return WhisperASR(), ProsodyEmotion()
+
+
+def _cpu_default(llm: str = "0.5b", sensevoice: str | None = None) -> Profile:
+    from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.llm import LlamaCppLLM
     from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
 
-    understanding = CascadeUnderstanding(WhisperASR(), LlamaCppLLM(weights=llm), ProsodyEmotion())
+    asr, emotion = _listener(sensevoice)
+    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), emotion)
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
 
 
-def _remote(url: str, **options: Any) -> Profile:
+def _remote(url: str, sensevoice: str | None = None, **options: Any) -> Profile:
     from voice_agent.models.asr import WhisperASR
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.remote import OpenAICompatibleLLM
     from voice_agent.models.tts import PiperTTS
 
     llm = OpenAICompatibleLLM(url, **options)
-    return Profile(
-        name=f"remote:{url}", understanding=CascadeUnderstanding(WhisperASR(), llm), tts=PiperTTS()
-    )
+    asr, emotion = _listener(sensevoice) if sensevoice else (WhisperASR(), None)
+    understanding = CascadeUnderstanding(asr, llm, emotion)
+    return Profile(name=f"remote:{url}", understanding=understanding, tts=PiperTTS())
 
 
 def _gpu(
@@ -84,6 +102,9 @@ def load_profile(name: str, **options: Any) -> Profile:
 
     ``cpu-default`` takes ``llm``: ``0.5b`` (default) or ``1.5b`` (``pip install
     'voice-agent[large]'``).
+
+    ``cpu-default`` and ``remote`` take ``sensevoice=DIR``: a SenseVoice-Small directory that
+    replaces Whisper as the speech recognizer and the prosody estimator as the emotion source.
 
     ``gpu`` takes ``funaudiochat=DIR`` (required), ``cosyvoice=DIR`` (optional: the embedded
     voice otherwise, and also when CosyVoice fails) and ``device`` (``cuda`` by default;

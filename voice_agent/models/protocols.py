@@ -91,6 +91,8 @@ class EmotionEstimate:
     raw: EmotionEstimate | None = None
     """The estimator's own label when a policy reported this turn as neutral because that label
     was under its confidence threshold (kept for whoever wants it); None otherwise."""
+    source: str | None = None
+    """Which estimator gave it (e.g. ``sensevoice``, ``prosody``); None when not said."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

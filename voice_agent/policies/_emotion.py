@@ -154,7 +154,10 @@ class EmotionPolicy:
         if emotion.confidence >= self.min_confidence:
             return emotion
         return EmotionEstimate(
-            label="neutral", confidence=round(1 - emotion.confidence, 3), raw=emotion
+            label="neutral",
+            confidence=round(1 - emotion.confidence, 3),
+            raw=emotion,
+            source=emotion.source,
         )
 
     def decide(self, emotion: EmotionEstimate | None) -> tuple[ReplyStyle, PolicyDecision]:

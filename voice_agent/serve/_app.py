@@ -1,5 +1,6 @@
-"""The ASGI app: ``POST /v1/turns``, ``GET /v1/replies/ID.wav``, ``GET /healthz``,
-``GET /metrics``, every route but ``/healthz`` behind the token when one is set."""
+"""The ASGI app: ``POST /v1/turns``, ``GET /v1/replies/ID.wav``, ``GET /v1/sessions``
+(WebSocket), ``GET /healthz``, ``GET /metrics`` and the browser console at ``/``, every route
+but ``/healthz`` and the console's static files behind the token when one is set."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -22,11 +25,16 @@ from voice_agent.errors import VoiceAgentError
 from voice_agent.log import get_logger
 from voice_agent.serve._json import turn_dict
 from voice_agent.serve._service import Busy, Service
+from voice_agent.serve._session import session_socket
 
 __all__ = ["create_app"]
 
 log = get_logger(__name__)
 UNAUTHORIZED_CLOSE = 4401
+STATIC = Path(__file__).parent / "static"
+OPEN_PATHS = ("/healthz", "/static/")
+"""Open without the token: liveness, and the console's code (the same files for everybody,
+fetched by the page without a way to add the token; the page and every API route need it)."""
 
 
 def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Response:
@@ -55,14 +63,14 @@ class TokenGate:
             if name == b"authorization" and value.startswith(b"Bearer "):
                 given = value[7:].decode("latin-1")
         if not given and (scope["type"] == "websocket" or scope.get("method") == "GET"):
-            given = Request(scope).query_params.get("token", "")
+            given = HTTPConnection(scope).query_params.get("token", "")
         return hmac.compare_digest(given.encode(), token.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] not in ("http", "websocket")
             or self.service.settings.token is None
-            or scope["path"] == "/healthz"
+            or scope["path"].startswith(OPEN_PATHS)
             or self._authorized(scope)
         ):
             await self.app(scope, receive, send)
@@ -145,6 +153,12 @@ async def get_reply(request: Request) -> Response:
     return Response(wav, media_type="audio/wav")
 
 
+async def console(request: Request) -> Response:
+    """The browser console (plain modules, no build step); it opens a session at
+    ``/v1/sessions`` with the page's own ``?token=``."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 async def healthz(request: Request) -> Response:
     """Liveness, open to all (no token), telling nothing private."""
     service: Service = request.app.state.service
@@ -173,8 +187,11 @@ def create_app(service: Service) -> ASGIApp:
     routes = [
         Route("/v1/turns", post_turn, methods=["POST"]),
         Route("/v1/replies/{reply_id:str}.wav", get_reply, methods=["GET"]),
+        WebSocketRoute("/v1/sessions", session_socket),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/", console, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service

@@ -6,10 +6,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from voice_agent.agent import AudioChunkEvent, EmotionEvent, Event, TurnResult
+from voice_agent.agent import (
+    AudioChunkEvent,
+    EmotionEvent,
+    Event,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnResult,
+)
+from voice_agent.audio import Audio
 from voice_agent.models import EmotionEstimate
 
-__all__ = ["emotion_dict", "event_dict", "turn_dict"]
+__all__ = ["audio_announcement", "emotion_dict", "event_dict", "turn_dict"]
 
 
 def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
@@ -20,6 +28,7 @@ def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
         "label": emotion.label,
         "confidence": emotion.confidence,
         "raw": emotion_dict(emotion.raw),
+        "source": emotion.source,
     }
 
 
@@ -63,21 +72,49 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
     }
 
 
+def audio_announcement(audio: Audio, index: int) -> dict[str, Any]:
+    """The JSON frame sent before a reply chunk's binary frame: its format and length."""
+    return {
+        "type": "audio_chunk",
+        "index": index,
+        "format": "pcm_s16le",
+        "sample_rate": audio.sample_rate,
+        "channels": 1,
+        "samples": len(audio.samples),
+        "bytes": 2 * len(audio.samples),
+    }
+
+
 def event_dict(event: Event) -> dict[str, Any]:
-    """An event's fields by their Python names, ``type`` first, a call's ``ToolCall`` and
-    ``ToolResult`` as objects. An audio chunk's samples are not JSON: its frame says the format
-    and length, and the audio follows as a binary frame."""
+    """An event's fields by their Python names, ``type`` first; a call's event flat (id, name,
+    arguments; status, value, error, kind), as the console reads it. An audio chunk's samples
+    are not JSON: its frame says the format and length, and the audio follows as a binary
+    frame."""
     if isinstance(event, AudioChunkEvent):
-        audio = event.audio
-        return {
-            "type": event.type,
-            "index": event.index,
-            "format": "pcm_s16le",
-            "sample_rate": audio.sample_rate,
-            "channels": 1,
-            "samples": len(audio.samples),
-            "bytes": 2 * len(audio.samples),
-        }
+        return audio_announcement(event.audio, event.index)
     if isinstance(event, EmotionEvent):
         return {"type": event.type, "emotion": emotion_dict(event.emotion)}
-    return dataclasses.asdict(event)  # a call's event holds the ToolCall and ToolResult
+    if isinstance(event, ToolCallEvent | ToolResultEvent):
+        return _call_event(event)
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+
+
+def _call_event(event: ToolCallEvent | ToolResultEvent) -> dict[str, Any]:
+    flat = {
+        "type": event.type,
+        "call_id": event.call.id,
+        "name": event.call.name,
+        "confirmation": event.confirmation,
+    }
+    if isinstance(event, ToolCallEvent):
+        return {**flat, "arguments": dict(event.call.arguments)}
+    outcome = event.result
+    return {
+        **flat,
+        "status": event.status,
+        "ok": outcome.ok,
+        "value": outcome.value,
+        "error": outcome.error,
+        "kind": outcome.kind,
+        "duration_ms": outcome.duration_ms,
+    }

@@ -33,7 +33,8 @@ class ServeSettings:
     max_body_bytes: int = 10_000_000
     """Largest ``POST /v1/turns`` body (413 over it)."""
     max_audio_seconds: float = 30.0
-    """Longest request: a posted file (413 over it) or one utterance on a socket (cut there)."""
+    """Longest posted file (413 over it); a socket's utterances are cut by the agent's
+    listener at its own 30 s, whatever this says."""
     max_sessions: int = 4
     """Concurrent sessions, WebSockets and posted turns together (503 or close 1013 over it)."""
     max_frame_bytes: int = 65_536

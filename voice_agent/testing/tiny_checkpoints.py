@@ -8,6 +8,11 @@ every weight random. Nothing here comes from the real checkpoints.
 
     python -m voice_agent.testing.tiny_checkpoints funaudiochat OUTDIR
     python -m voice_agent.testing.tiny_checkpoints cosyvoice3 OUTDIR
+    python -m voice_agent.testing.tiny_checkpoints sensevoice OUTDIR
+
+The SenseVoice directory is ``FunAudioLLM/SenseVoiceSmall``'s: ``model.pt`` (a flat state dict by
+the official names), ``config.yaml``, a Kaldi nnet ``am.mvn`` and a SentencePiece model holding
+every ``<|…|>`` tag the official vocabulary has (built with the ``sentencepiece`` package).
 
 The CosyVoice3 directory's two ONNX models (speaker embedding, speech tokenizer) are tiny graphs
 with the official inputs and outputs, built with the ``onnx`` package (a dev dependency).
@@ -20,7 +25,13 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["TOKENIZER_FORMS", "TokenizerForm", "write_tiny_cosyvoice3", "write_tiny_funaudiochat"]
+__all__ = [
+    "TOKENIZER_FORMS",
+    "TokenizerForm",
+    "write_tiny_cosyvoice3",
+    "write_tiny_funaudiochat",
+    "write_tiny_sensevoice",
+]
 
 _CORPUS = [
     "You are asked to generate text tokens. You are a voice assistant.",
@@ -458,8 +469,146 @@ def write_tiny_cosyvoice3(directory: str | Path, *, seed: int = 0) -> Path:
     return out
 
 
+_SENSEVOICE_YAML = """\
+encoder: SenseVoiceEncoderSmall
+encoder_conf:
+    output_size: 16
+    attention_heads: 2
+    linear_units: 32
+    num_blocks: 2
+    tp_blocks: 1
+    dropout_rate: 0.1
+    positional_dropout_rate: 0.1
+    attention_dropout_rate: 0.1
+    input_layer: pe
+    pos_enc_class: SinusoidalPositionEncoder
+    normalize_before: true
+    kernel_size: 11
+    sanm_shfit: 0
+    selfattention_layer_type: sanm
+
+model: SenseVoiceSmall
+model_conf:
+    length_normalized_loss: true
+    sos: 1
+    eos: 2
+    ignore_id: -1
+
+tokenizer: SentencepiecesTokenizer
+tokenizer_conf:
+  bpemodel: null
+  unk_symbol: <unk>
+  split_with_space: true
+
+frontend: WavFrontend
+frontend_conf:
+    fs: 16000
+    window: hamming
+    n_mels: 80
+    frame_length: 25
+    frame_shift: 10
+    lfr_m: 7
+    lfr_n: 6
+    cmvn_file: null
+"""
+"""The official ``config.yaml`` of SenseVoice-Small with the encoder made tiny."""
+SENSEVOICE_TAGS = [
+    "zh",
+    "en",
+    "yue",
+    "ja",
+    "ko",
+    "nospeech",
+    "HAPPY",
+    "SAD",
+    "ANGRY",
+    "NEUTRAL",
+    "FEARFUL",
+    "DISGUSTED",
+    "SURPRISED",
+    "EMO_UNKNOWN",
+    "Speech",
+    "BGM",
+    "Applause",
+    "Laughter",
+    "Cry",
+    "Sneeze",
+    "Breath",
+    "Cough",
+    "Sing",
+    "Speech_Noise",
+    "Event_UNK",
+    "GBG",
+    "withitn",
+    "woitn",
+]
+"""The ``<|…|>`` tags of the official vocabulary."""
+
+
+def _sentencepiece(path: Path) -> int:
+    """A small BPE SentencePiece model with SenseVoice's tags; returns its size."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_CORPUS * 4),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=160,
+        hard_vocab_limit=False,
+        user_defined_symbols=[f"<|{t}|>" for t in SENSEVOICE_TAGS],
+        normalization_rule_name="identity",
+        minloglevel=2,
+    )
+    path.write_bytes(model.getvalue())
+    processor = sentencepiece.SentencePieceProcessor(model_file=str(path))
+    return int(processor.GetPieceSize())
+
+
+def _am_mvn(dim: int, generator: Any) -> str:
+    """A Kaldi nnet CMVN file (splice, shift, scale) with plausible log-mel statistics."""
+    import torch
+
+    shift = -(10 + 3 * torch.rand(dim, generator=generator))
+    scale = 0.2 + 0.1 * torch.rand(dim, generator=generator)
+
+    def block(values: Any) -> str:
+        return " ".join(f"{v:.6f}" for v in values.tolist())
+
+    return (
+        f"<Nnet>\n<Splice> {dim} {dim}\n[ 0 ]\n<AddShift> {dim} {dim}\n"
+        f"<LearnRateCoef> 0 [ {block(shift)} ]\n<Rescale> {dim} {dim}\n"
+        f"<LearnRateCoef> 0 [ {block(scale)} ]\n</Nnet>\n"
+    )
+
+
+def write_tiny_sensevoice(directory: str | Path, *, seed: int = 0) -> Path:
+    """A random SenseVoice-Small directory of the official layout in ``directory``."""
+    import torch
+
+    from voice_agent.models.sensevoice import SenseVoiceConfig, SenseVoiceModel
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(_SENSEVOICE_YAML)
+    vocab = _sentencepiece(out / "chn_jpn_yue_eng_ko_spectok.bpe.model")
+    config = SenseVoiceConfig.from_yaml(out / "config.yaml", vocab)
+    generator = torch.Generator().manual_seed(seed)
+    (out / "am.mvn").write_text(_am_mvn(config.frontend.input_size, generator))
+    torch.manual_seed(seed)
+    model = SenseVoiceModel(config)
+    torch.save({k: v.clone() for k, v in model.state_dict().items()}, out / "model.pt")
+    return out
+
+
 def main(argv: list[str]) -> int:
-    writers = {"funaudiochat": write_tiny_funaudiochat, "cosyvoice3": write_tiny_cosyvoice3}
+    writers = {
+        "funaudiochat": write_tiny_funaudiochat,
+        "cosyvoice3": write_tiny_cosyvoice3,
+        "sensevoice": write_tiny_sensevoice,
+    }
     if len(argv) != 2 or argv[0] not in writers:
         print("usage: python -m voice_agent.testing.tiny_checkpoints MODEL OUTDIR")
         print(f"MODEL: {' or '.join(writers)}")

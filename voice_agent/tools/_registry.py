@@ -42,6 +42,7 @@ from voice_agent.tools._vocabulary import (
     recent_words,
     tool_vocabulary,
     unsaid_example_problems,
+    unsaid_numbers,
 )
 
 if TYPE_CHECKING:
@@ -361,13 +362,16 @@ class ToolRegistry:
         A small model fills an argument it was not given with the description's example (a
         timer "for the eggs" labelled "pasta", a reminder to "water the plants"): a wrong value
         that validates. An optional one is dropped; a required one is a question for the user.
+        So is an optional number the user never said (lights "on" at a brightness of the
+        model's choosing): left out, the tool's default applies.
         """
         found = self._tools.get(call.name)
         if found is None:
             return call, []
         problems = unsaid_example_problems(found.parameters, call.arguments, said)
         required = set(found.parameters.get("required", ()))
-        dropped = {p.parameter for p in problems} - required
+        copied = {p.parameter for p in problems}
+        dropped = (copied | set(unsaid_numbers(found.parameters, call.arguments, said))) - required
         if dropped:
             log.info("tools.unsaid_example_dropped", tool=call.name, parameters=sorted(dropped))
             kept = {k: v for k, v in call.arguments.items() if k not in dropped}

@@ -25,9 +25,11 @@ __all__ = [
     "description_copies",
     "description_copy_problems",
     "recent_words",
+    "spoken_numbers",
     "tool_vocabulary",
     "unsaid_example_problems",
     "unsaid_examples",
+    "unsaid_numbers",
 ]
 
 _QUOTED = re.compile(r"\"([^\"\n]{1,40})\"|'([^'\n]{1,40})'|`([^`\n]{1,40})`|“([^”\n]{1,40})”")
@@ -252,3 +254,86 @@ def unsaid_example_problems(
                 )
             )
     return problems
+
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate(
+        ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
+    if w != "_"
+}
+_AMOUNTS = {"a": 1, "an": 1, "dozen": 12, "hundred": 100}
+_FRACTIONS = {"half": (0.5, 50), "quarter": (0.25, 25)}  # of a whole, and in percent
+
+
+def spoken_numbers(said: str) -> set[float]:
+    """Every number ``said`` mentions, in digits or in words ("twenty three" gives 23, and 20
+    and 3 as well, since a recognizer may split them)."""
+    numbers = {float(n) for n in re.findall(r"\d+(?:\.\d+)?", said)}
+    words = _WORD.findall(said.lower().replace("-", " "))
+    for i, word in enumerate(words):
+        numbers.update(float(f) for f in _FRACTIONS.get(word, ()))
+        value = _UNITS.get(word, _TENS.get(word, _AMOUNTS.get(word)))
+        if value is None:
+            continue
+        numbers.add(float(value))
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word in _TENS and after in _UNITS:
+            numbers.add(float(value + _UNITS[after]))
+        if after == "hundred":
+            numbers.add(float(value * 100))
+    return numbers
+
+
+def unsaid_numbers(
+    parameters: Mapping[str, Any], arguments: Mapping[str, Any], said: str
+) -> list[str]:
+    """The optional numeric arguments whose value the user never said.
+
+    The 0.5B fills an optional number it was not given with a value of its own ("Lights on in
+    the bathroom" at brightness 50, where the tool's default is 100): a wrong value that
+    validates. Left out, the tool's default applies, which is what the user asked for. Words
+    that imply a number without saying it ("all the way up") read as unsaid, so such a value
+    falls back to the default too: right when the default is the full value, as it usually is.
+    """
+    properties = parameters.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    required = set(parameters.get("required", ()))
+    heard = spoken_numbers(said)
+    return [
+        key
+        for key, value in arguments.items()
+        if key not in required
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value) not in heard
+    ]

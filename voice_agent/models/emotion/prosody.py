@@ -311,7 +311,9 @@ class ProsodyEmotion:
             label, confidence = "sad", 0.35 + 0.1 * min(-arousal - 1.0, 1.0)
         else:
             confidence = 0.7 - 0.2 * min(abs(arousal), 1.0)
-        return EmotionEstimate(label=label, confidence=round(min(confidence, 0.9), 3))
+        return EmotionEstimate(
+            label=label, confidence=round(min(confidence, 0.9), 3), source="prosody"
+        )
 
     async def estimate(
         self, audio: Audio | None, transcript: str, speaker: str = "default"
