@@ -100,21 +100,20 @@ def event_dict(event: Event) -> dict[str, Any]:
 
 
 def _call_event(event: ToolCallEvent | ToolResultEvent) -> dict[str, Any]:
-    flat = {
-        "type": event.type,
-        "call_id": event.call.id,
-        "name": event.call.name,
-        "confirmation": event.confirmation,
-    }
+    """The fields a call's event had before it carried the tool layer's values, in their
+    order (the protocol page's worked example prints them), then kind and confirmation."""
+    named = {"type": event.type, "call_id": event.call.id, "name": event.call.name}
     if isinstance(event, ToolCallEvent):
-        return {**flat, "arguments": dict(event.call.arguments)}
+        arguments = dict(event.call.arguments)
+        return {**named, "arguments": arguments, "confirmation": event.confirmation}
     outcome = event.result
     return {
-        **flat,
+        **named,
         "status": event.status,
         "ok": outcome.ok,
         "value": outcome.value,
         "error": outcome.error,
-        "kind": outcome.kind,
         "duration_ms": outcome.duration_ms,
+        "kind": outcome.kind,
+        "confirmation": event.confirmation,
     }
