@@ -220,3 +220,17 @@ def test_parsing_time_grows_linearly_with_the_number_of_blocks(family: str) -> N
     ratio = growth(parse_tool_calls, BLOCK_FAMILIES[family], 2_000)
     assert ratio < 8, f"{family}: 4x the blocks took {ratio:.1f}x the time"
     assert len(parse_tool_calls(BLOCK_FAMILIES[family] * 50).calls) in (0, 50, 100)
+
+
+def test_calls_one_per_line_all_kept_even_of_one_tool() -> None:
+    """The local models write several calls as JSON objects one per line; JSON repair read
+    two calls of the same tool as one (BFCL parallel entries lost their first call)."""
+    text = (
+        '{"name": "math.pythagoras", "arguments": {"a": 3, "b": 4}}\n'
+        '{"name": "math.pythagoras", "arguments": {"a": 5, "b": 12}}'
+    )
+    calls = parse_tool_calls(text).calls
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("math.pythagoras", {"a": 3, "b": 4}),
+        ("math.pythagoras", {"a": 5, "b": 12}),
+    ]

@@ -341,11 +341,28 @@ def parse_python_calls(text: str, *, dialect: Dialect = "strict") -> list[ToolCa
 # --- text ---------------------------------------------------------------------------------------
 
 
+def _consecutive_objects(body: str) -> list[Any] | None:
+    """Two or more whole JSON objects one after another (``{…}\n{…}``, how the local models
+    write several calls), or None. Repair must not see them: it keeps only one."""
+    decoder, values, pos = json.JSONDecoder(), [], 0
+    while pos < len(body):
+        try:
+            value, pos = decoder.raw_decode(body, pos)
+        except (ValueError, RecursionError):
+            return None
+        values.append(_check_finite(value))
+        pos = len(body) - len(body[pos:].lstrip())
+    return values if len(values) > 1 and all(isinstance(v, dict) for v in values) else None
+
+
 def _decode_block(body: str, known: Collection[str] | None) -> list[ToolCall]:
     body = body.strip()
     if not body:
         raise _Undecodable("empty block")
     if body[0] in "[{":
+        several = _consecutive_objects(body)
+        if several is not None:
+            return [call for obj in several for call in _call_from_object(obj, known)]
         try:
             return _call_from_object(_loads(body), known)
         except _Undecodable as json_problem:
