@@ -22,6 +22,7 @@ from voice_agent.log import configure_logging
 from voice_agent.tools import Tool, ToolCall, ToolRegistry, ToolResult
 
 if TYPE_CHECKING:
+    from voice_agent.agent import TurnResult
     from voice_agent.evals.bfcl._decode import ResultFormat
 
 app = typer.Typer(
@@ -679,35 +680,29 @@ def _agent(
     )
 
 
-def _print_turn(turn: dict[str, Any]) -> None:
-    emotion = turn["emotion"]
-    for warning in turn["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
-    console.print(f"[bold]heard:[/bold] {turn['transcript'] or '(nothing)'}")
-    if emotion:
-        raw = emotion["raw"]
-        under = f"; {raw['label']} {raw['confidence']:.2f} was under the threshold" if raw else ""
+def _print_turn(turn: TurnResult) -> None:
+    """A turn for a person, read from its events (as ``--json`` is)."""
+    for event in turn.events:
+        if event.type == "audio_warning":
+            console.print(f"[yellow]warning:[/yellow] {escape(event.message)}", soft_wrap=True)
+    console.print(f"[bold]heard:[/bold] {turn.transcript or '(nothing)'}")
+    if (emotion := turn.emotion) is not None:
+        raw = emotion.raw
+        under = f"; {raw.label} {raw.confidence:.2f} was under the threshold" if raw else ""
+        console.print(f"[bold]emotion:[/bold] {emotion.label} ({emotion.confidence:.2f}{under})")
+    for call in turn.tool_calls:
+        ran = call.status == "ran"
+        shown = json.dumps(call.result, ensure_ascii=False) if ran else call.error
         console.print(
-            f"[bold]emotion:[/bold] {emotion['label']} ({emotion['confidence']:.2f}{under})"
-        )
-    for call in turn["tool_results"]:
-        shown = (
-            json.dumps(call["result"], ensure_ascii=False)
-            if call["status"] == "ran"
-            else call["error"]
-        )
-        args = next(c["arguments"] for c in turn["tool_calls"] if c["id"] == call["id"])
-        console.print(
-            f"[bold]tool:[/bold] {call['name']}({json.dumps(args)}) → "
-            f"[{'green' if call['status'] == 'ran' else 'yellow'}]{call['status']}"
-            f"[/]: {shown}",
+            f"[bold]tool:[/bold] {call.name}({json.dumps(call.arguments)}) → "
+            f"[{'green' if ran else 'yellow'}]{call.status}[/]: {shown}",
             soft_wrap=True,
         )
-    for d in turn["decisions"]:
-        if d["decision"] != "style:neutral":
-            console.print(f"[dim]policy {d['policy']}: {d['decision']} — {d['reason']}[/dim]")
-    console.print(f"[bold]reply:[/bold] {turn['reply_text']}")
-    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in turn["timings_ms"].items())
+    for d in turn.decisions:
+        if d.decision != "style:neutral":
+            console.print(f"[dim]policy {d.policy}: {d.decision} — {d.reason}[/dim]")
+    console.print(f"[bold]reply:[/bold] {turn.reply_text}")
+    timings = ", ".join(f"{k} {v:.0f} ms" for k, v in turn.timings_ms.items())
     console.print(f"[dim]{timings}[/dim]")
 
 
@@ -759,11 +754,10 @@ def run_turn(
     from voice_agent.serve import turn_dict
 
     saved = str(out) if out is not None and result.reply_audio is not None else None
-    turn = turn_dict(agent.session_id, result, saved)
     if as_json:
-        print(json.dumps(turn, indent=2, default=str))
+        print(json.dumps(turn_dict(agent.session_id, result, saved), indent=2, default=str))
     else:
-        _print_turn(turn)
+        _print_turn(result)
 
 
 @app.command("chat")
@@ -961,9 +955,7 @@ def history(
     for column in ("heard", "emotion", "tool calls", "reply"):
         table.add_column(column)
     for t in turns:
-        calls = "\n".join(
-            f"{c['name']}({json.dumps(c['arguments'])}) → {c['status']}" for c in t["tool_calls"]
-        )
+        calls = "\n".join(_call_cell(c) for c in t["tool_calls"])
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
         table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
     console.print(table)
@@ -971,6 +963,17 @@ def history(
         console.print(
             "[dim]other sessions: " + ", ".join(s["id"] for s in sessions[1:6]) + "[/dim]"
         )
+
+
+_DECIDED = {"ask": "asked", "confirmed": "confirmed", "refused": "refused"}
+"""A call's confirmation, as the history says it (no word when none was needed)."""
+
+
+def _call_cell(call: dict[str, Any]) -> str:
+    """A recorded call and what came of it, with the user's say when it needed one."""
+    said = _DECIDED.get(call["confirmation"] or "")
+    decided = f" ({said})" if said else ""
+    return f"{call['name']}({json.dumps(call['arguments'])}) → {call['status']}{decided}"
 
 
 def _reply_cell(turn: dict[str, Any]) -> str:

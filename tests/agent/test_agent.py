@@ -265,6 +265,14 @@ def test_a_killed_process_keeps_what_was_done(tmp_path: Path) -> None:
     )
 
 
+def test_sessions_without_a_store_are_told_apart() -> None:
+    """The models key per-speaker state (the emotion baseline) by session id; every agent
+    without a store was session "memory", so two users of one process shared a baseline."""
+    profile = Profile(name="s", understanding=ScriptedUnderstanding(), tts=EspeakTTS())
+    first, second = VoiceAgent(profile=profile), VoiceAgent(profile=profile)
+    assert first.session_id != second.session_id
+
+
 def test_events_are_typed() -> None:
     assert TranscriptEvent(text="x").type == "transcript"
     assert PolicyDecision(policy="emotion", decision="style:neutral", reason="r").type == "policy"
@@ -313,6 +321,42 @@ async def test_barge_in_stops_the_reply_and_cancels_tools(tmp_path: Path) -> Non
     assert not agent.interrupt(), "nothing left to interrupt"
     follow_up = await agent.turn(text="never mind")
     assert not follow_up.interrupted
+
+
+async def test_two_turns_at_once_keep_their_own_state(tmp_path: Path) -> None:
+    """Each turn owns its state: two at once (a server's session hit twice) each get their own
+    record and store row, and barge-in stops both (the agent kept one current task, which the
+    second turn overwrote, so the first could not be interrupted)."""
+    started = asyncio.Event()
+
+    @tool(timeout=None)
+    async def long_search(query: str) -> str:
+        """Search the archive."""
+        started.set()
+        await asyncio.sleep(60)
+        return "found"
+
+    call = '<tool_call>{"name": "long_search", "arguments": {"query": "taxes"}}</tool_call>'
+    model = ScriptedUnderstanding(replies=[call, call])
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    agent = VoiceAgent(
+        tools=[long_search],
+        speak=False,
+        store=store,
+        profile=Profile(name="s", understanding=model, tts=EspeakTTS()),
+    )
+    turns = [asyncio.create_task(agent.turn(text=t)) for t in ("find taxes", "find receipts")]
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.05)  # both turns are in their calls
+    assert agent.interrupt()
+    first, second = await asyncio.wait_for(asyncio.gather(*turns), 10)
+    assert (first.transcript, second.transcript) == ("find taxes", "find receipts")
+    assert first.interrupted and second.interrupted
+    assert [c.status for c in first.tool_calls + second.tool_calls] == ["cancelled", "cancelled"]
+    saved = store.turns(agent.session_id)
+    assert sorted(t["transcript"] for t in saved) == ["find receipts", "find taxes"]
+    assert [t["status"] for t in saved] == ["interrupted", "interrupted"]
+    assert not agent.interrupt(), "nothing left to interrupt"
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ async def test_a_confirmed_call_keeps_the_row_that_asked(tmp_path: Path) -> None
     reopened = HistoryStore(db)
     first, second = reopened.turns(agent.session_id)
     assert [(c["confirmation"], c["status"]) for c in first["tool_calls"]] == [
-        ("required", "needs confirmation")
+        ("ask", "needs confirmation")
     ]
     assert [(c["confirmation"], c["status"], c["result"]) for c in second["tool_calls"]] == [
         ("confirmed", "ran", "front door unlocked")
@@ -65,6 +65,84 @@ async def test_a_confirmed_call_keeps_the_row_that_asked(tmp_path: Path) -> None
         for statement in ("UPDATE call_events SET status = 'ran'", "DELETE FROM call_events"):
             with pytest.raises(sqlite3.IntegrityError, match="only appends"):
                 raw.execute(statement)
+
+
+SAME_ID = (
+    '<tool_call>{"name": "unlock", "arguments": {"door": "front"}, "id": "call_1"}</tool_call>'
+)
+"""A model that numbers its calls per reply (OpenAI-style servers do) gives every session the
+same call id."""
+
+
+def _history(db: Path, session: str) -> str:
+    """What ``voice-agent history`` prints for a session, one line per call."""
+    return subprocess.run(
+        [sys.executable, "-m", "voice_agent.cli", "history", "--db", str(db), "--session", session],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+    ).stdout
+
+
+def _agent(store: HistoryStore) -> VoiceAgent:
+    model = ScriptedUnderstanding(replies=[SAME_ID, "The front door is unlocked."])
+    profile = Profile(name="s", understanding=model, tts=EspeakTTS())
+    return VoiceAgent(tools=[unlock], speak=False, store=store, profile=profile)
+
+
+async def test_each_step_of_a_confirmed_call_is_audited_under_its_own_turn(
+    tmp_path: Path,
+) -> None:
+    """Asked in one turn, confirmed in the next: both turns keep their rows with their
+    decisions, written by call id and turn id. The finish was written under whichever turn last
+    started a call of that id, here another session's, which then showed a result it never had."""
+    db = tmp_path / "history.sqlite3"
+    store = HistoryStore(db)
+    mine, other = _agent(store), _agent(store)
+    await mine.turn(text="Unlock the front door.")
+    await other.turn(text="Unlock the front door.")  # asks too, with the same call id
+    done = await mine.turn(text="Yes, go ahead.")
+    assert [(c.name, c.status) for c in done.tool_calls] == [("unlock", "ran")]
+
+    reopened = HistoryStore(db)
+    asked, confirmed = reopened.turns(mine.session_id)
+    rows = [
+        (e["turn_id"], e["phase"], e["confirmation"], e["status"])
+        for e in reopened.call_events(mine.session_id)
+    ]
+    assert rows == [
+        (asked["id"], "started", "ask", "needs confirmation"),
+        (asked["id"], "finished", "ask", "needs confirmation"),
+        (confirmed["id"], "started", "confirmed", "running"),
+        (confirmed["id"], "finished", "confirmed", "ran"),
+    ]
+    assert confirmed["tool_calls"][0]["result"] == "front door unlocked"
+    [waiting] = reopened.turns(other.session_id)
+    assert [(c["confirmation"], c["status"], c["result"]) for c in waiting["tool_calls"]] == [
+        ("ask", "needs confirmation", None)
+    ]
+    assert [e["phase"] for e in reopened.call_events(other.session_id)] == ["started", "finished"]
+
+    shown = _history(db, mine.session_id)
+    assert "→ needs confirmation (asked)" in shown and "→ ran (confirmed)" in shown
+
+
+async def test_a_refused_call_records_the_refusal_as_its_decision(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    agent = _agent(store)
+    await agent.turn(text="Unlock the front door.")
+    refused = await agent.turn(text="No, leave it locked.")
+    assert [(c.name, c.status) for c in refused.tool_calls] == [("unlock", "refused")]
+    events = store.call_events(agent.session_id)
+    assert [(e["phase"], e["confirmation"], e["status"]) for e in events] == [
+        ("started", "ask", "needs confirmation"),
+        ("finished", "ask", "needs confirmation"),
+        ("started", "refused", "refused"),
+        ("finished", "refused", "refused"),
+    ]
 
 
 def _process(db: Path, tmp_path: Path) -> subprocess.Popen[str]:

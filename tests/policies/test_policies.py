@@ -9,7 +9,7 @@ import pytest
 from voice_agent import ConfigError, ToolCall, tool
 from voice_agent.models import EmotionEstimate
 from voice_agent.policies import ClarificationPolicy, ConfirmationPolicy, EmotionPolicy
-from voice_agent.tools import ToolResult
+from voice_agent.tools import ToolRegistry
 
 
 def estimate(label: str, confidence: float = 0.8) -> EmotionEstimate:
@@ -104,7 +104,7 @@ def test_confirmation_answers(answer: str, verdict: str) -> None:
     assert refused[0] is None and refused[1].decision == "refused"
 
 
-def test_clarification_asks_for_missing_at_once_and_invalid_after_two() -> None:
+async def test_clarification_asks_for_missing_at_once_and_invalid_after_two() -> None:
     @tool
     def set_timer(minutes: int, label: str) -> str:
         """Start a timer.
@@ -116,22 +116,19 @@ def test_clarification_asks_for_missing_at_once_and_invalid_after_two() -> None:
         return label
 
     policy = ClarificationPolicy()
-    missing = ToolResult(
-        call_id="c",
-        name="set_timer",
-        ok=False,
-        kind="invalid_arguments",
-        error='invalid arguments: arguments: "minutes" is a required property',
-    )
+    # The registry's own results: the policy reads their problems (parameter, expected, got),
+    # not the error text the model gets.
+    registry = ToolRegistry([set_timer])
+    missing = await registry.execute_one(ToolCall(name="set_timer", arguments={"label": "eggs"}))
+    assert [(p.path, p.missing) for p in missing.problems] == [(("minutes",), True)]
     question, decision = policy.question(missing, set_timer, 1)
     assert question == "How many minutes to count down?"
     assert decision.decision == "ask_argument"
-    wrong = ToolResult(
-        call_id="c",
-        name="set_timer",
-        ok=False,
-        kind="invalid_arguments",
-        error='arguments.minutes: "ten" is not of type "integer"',
+    wrong = await registry.execute_one(
+        ToolCall(name="set_timer", arguments={"minutes": "ten", "label": "eggs"})
     )
+    assert [(p.path, p.expected, p.got) for p in wrong.problems] == [
+        (("minutes",), "integer", "ten")
+    ]
     assert policy.question(wrong, set_timer, 1)[0] is None
     assert policy.question(wrong, set_timer, 2)[1].decision == "ask_argument"

@@ -1,9 +1,11 @@
 """The voice agent: turn loop, events, history. Sits on policies, tools, models and audio."""
 
-from voice_agent.agent._agent import CallRecord, TurnResult, VoiceAgent
+from voice_agent.agent._agent import VoiceAgent
 from voice_agent.agent._events import (
     AudioChunkEvent,
     AudioWarningEvent,
+    CallStatus,
+    Confirmation,
     EmotionEvent,
     Event,
     MetricsEvent,
@@ -11,13 +13,18 @@ from voice_agent.agent._events import (
     ToolCallEvent,
     ToolResultEvent,
     TranscriptEvent,
+    TurnEndEvent,
+    TurnStatus,
 )
+from voice_agent.agent._result import CallRecord, TurnResult
 from voice_agent.agent._store import HistoryStore, default_db_path
 
 __all__ = [
     "AudioChunkEvent",
     "AudioWarningEvent",
     "CallRecord",
+    "CallStatus",
+    "Confirmation",
     "EmotionEvent",
     "Event",
     "HistoryStore",
@@ -26,7 +33,9 @@ __all__ = [
     "ToolCallEvent",
     "ToolResultEvent",
     "TranscriptEvent",
+    "TurnEndEvent",
     "TurnResult",
+    "TurnStatus",
     "VoiceAgent",
     "default_db_path",
 ]

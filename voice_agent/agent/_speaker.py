@@ -7,10 +7,7 @@ import re
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from voice_agent.agent._events import AudioChunkEvent, Event, ReplyTextEvent
-from voice_agent.audio import Audio
 from voice_agent.log import get_logger
 from voice_agent.models import TextToSpeech, TTSInstruction
 
@@ -40,7 +37,6 @@ class Speaker:
         self.tts, self.instruction, self.emit = tts, instruction, emit
         self.max_sentences = max_sentences
         self.spoken: list[str] = []
-        self.chunks: list[Audio] = []
         self.first_audio_at: float | None = None
         self._buffer = ""
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -81,17 +77,6 @@ class Speaker:
         """Everything queued to be said."""
         return " ".join(self.spoken)
 
-    @property
-    def audio(self) -> Audio | None:
-        """All rendered audio, joined."""
-        if not self.chunks:
-            return None
-        rate = self.chunks[0].sample_rate
-        return Audio(
-            samples=np.concatenate([c.resampled(rate).samples for c in self.chunks]),
-            sample_rate=rate,
-        )
-
     async def _speak(self) -> None:
         index = 0
         while (sentence := await self._queue.get()) is not None:
@@ -102,7 +87,6 @@ class Speaker:
                 async for chunk in self.tts.synthesize(sentence, self.instruction):
                     if self.first_audio_at is None:
                         self.first_audio_at = time.perf_counter()
-                    self.chunks.append(chunk.audio)
                     self.emit(AudioChunkEvent(audio=chunk.audio, index=index))
                     index += 1
             except Exception as e:  # a voice failure must not end the session

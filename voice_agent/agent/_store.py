@@ -24,6 +24,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from voice_agent.agent._events import (
+    Confirmation,
+    EmotionEvent,
+    Event,
+    MetricsEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TranscriptEvent,
+    TurnEndEvent,
+)
+
 __all__ = ["HistoryStore", "default_db_path"]
 
 _SCHEMA = """
@@ -59,6 +70,8 @@ INSERT INTO call_events (call_id, turn_id, session_id, phase, name, status, resu
     duration_ms FROM tool_calls WHERE finished_at IS NOT NULL ORDER BY finished_at;
 """
 """The one-row-per-call table of older databases, copied (it is kept, never written again)."""
+_STARTED: dict[Confirmation, str] = {"ask": "needs confirmation", "refused": "refused"}
+"""A started row's status when its call waits for, or was refused, the user's yes."""
 INTERRUPTED = "the process ended before this finished; it may or may not have taken effect"
 
 
@@ -193,6 +206,39 @@ class HistoryStore:
         )
         return turn_id
 
+    def record(self, session_id: str, turn_id: str, event: Event) -> None:
+        """Write what an event of a turn tells: what was heard, each step of a call (a row of
+        its own, by call id and turn id), how the turn ended and its timings."""
+        match event:
+            case TranscriptEvent(text=text):
+                self.heard(turn_id, text, None, None)
+            case EmotionEvent(emotion=emotion):
+                self._write(
+                    "UPDATE turns SET emotion = ?, emotion_confidence = ? WHERE id = ?",
+                    (emotion.label, emotion.confidence, turn_id),
+                )
+            case ToolCallEvent(call=call, confirmation=confirmation):
+                status = _STARTED.get(confirmation, "running")
+                self.call_started(
+                    turn_id, session_id, call.id, call.name, dict(call.arguments), confirmation,
+                    status,
+                )  # fmt: skip
+            case ToolResultEvent(call=call, result=result, confirmation=confirmation):
+                self.call_finished(
+                    turn_id, session_id, call.id, call.name, confirmation=confirmation,
+                    status=event.status, result=result.value, error=result.error,
+                    duration_ms=result.duration_ms,
+                )  # fmt: skip
+            case TurnEndEvent(status=status, reply_text=text):
+                self._write(
+                    "UPDATE turns SET reply_text = ?, status = ? WHERE id = ?",
+                    (text, status, turn_id),
+                )
+            case MetricsEvent(timings_ms=timings):
+                self._write(
+                    "UPDATE turns SET timings = ? WHERE id = ?", (json.dumps(timings), turn_id)
+                )
+
     def heard(
         self, turn_id: str, transcript: str, emotion: str | None, confidence: float | None
     ) -> None:
@@ -229,39 +275,36 @@ class HistoryStore:
         )
 
     def call_finished(
-        self, call_id: str, status: str, result: Any, error: str | None, duration_ms: float
+        self,
+        turn_id: str,
+        session_id: str,
+        call_id: str,
+        name: str,
+        *,
+        confirmation: str,
+        status: str,
+        result: Any,
+        error: str | None,
+        duration_ms: float,
     ) -> None:
-        """Append what a call returned, under the turn that last started it."""
-        with self._transaction():
-            started = self._db.execute(
-                "SELECT turn_id, session_id, name FROM call_events WHERE call_id = ? AND phase ="
-                " 'started' ORDER BY seq DESC LIMIT 1",
-                (call_id,),
-            ).fetchone()
-            turn_id, session_id, name = started or ("", None, None)
-            self._db.execute(
-                "INSERT INTO call_events (call_id, turn_id, session_id, phase, name, status,"
-                " result, error, at, duration_ms) VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?)",
-                (
-                    call_id,
-                    turn_id,
-                    session_id,
-                    name,
-                    status,
-                    json.dumps(result, default=str),
-                    error,
-                    time.time(),
-                    duration_ms,
-                ),
-            )
-
-    def finish_turn(
-        self, turn_id: str, reply_text: str, status: str, timings: dict[str, float]
-    ) -> None:
-        """Record the reply and timings."""
+        """Append what came of a call, under the turn that ran (or declined) it: a model may
+        give calls of other turns and sessions the same id, so the id alone names no row."""
         self._write(
-            "UPDATE turns SET reply_text = ?, status = ?, timings = ? WHERE id = ?",
-            (reply_text, status, json.dumps(timings), turn_id),
+            "INSERT INTO call_events (call_id, turn_id, session_id, phase, name, confirmation,"
+            " status, result, error, at, duration_ms)"
+            " VALUES (?, ?, ?, 'finished', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                call_id,
+                turn_id,
+                session_id,
+                name,
+                confirmation,
+                status,
+                json.dumps(result, default=str),
+                error,
+                time.time(),
+                duration_ms,
+            ),
         )
 
     def sessions(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -316,9 +359,9 @@ class HistoryStore:
 
 def _calls_by_turn(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Audit rows → one record per start of a call, under the turn that started it, with what
-    came of it (the rows after it for that call)."""
+    came of it (the rows after it for that call in that turn)."""
     by_turn: dict[str, list[dict[str, Any]]] = {}
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     for event in events:
         if event["phase"] == "started":
             started = {
@@ -332,9 +375,9 @@ def _calls_by_turn(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
                 "duration_ms": None,
                 "noticed_at": None,
             }
-            latest[event["call_id"]] = started
+            latest[event["turn_id"], event["call_id"]] = started
             by_turn.setdefault(event["turn_id"], []).append(started)
-        elif (record := latest.get(event["call_id"])) is not None:
+        elif (record := latest.get((event["turn_id"], event["call_id"]))) is not None:
             record["status"], record["error"] = event["status"], event["error"]
             record["result"] = json.loads(event["result"]) if event["result"] else None
             record["duration_ms"] = event["duration_ms"]

@@ -1,7 +1,9 @@
 """Clarification: ask the user for an argument instead of failing the turn.
 
 A missing required argument is asked for at once; a value that fails validation goes back to
-the model once, and if it fails again for the same tool, the user is asked.
+the model once, and if it fails again for the same tool, the user is asked. The policy reads the
+tool layer's problems as data (which parameter, what was expected, what it got), never the
+error text meant for the model; the question is made from the parameter's description.
 """
 
 from __future__ import annotations
@@ -9,13 +11,9 @@ from __future__ import annotations
 import re
 
 from voice_agent.policies._decisions import PolicyDecision
-from voice_agent.tools import Tool, ToolResult
+from voice_agent.tools import ArgumentProblem, Tool, ToolResult
 
 __all__ = ["ClarificationPolicy"]
-
-_MISSING = re.compile(r"""["']([^"']+)["'] is a required property""")
-_PATH = re.compile(r"arguments\.([A-Za-z0-9_]+)")
-
 
 _EXAMPLE = re.compile(r",?\s*\(?\b(e\.g\.|for example\b|such as\b).*$", re.IGNORECASE)
 _ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
@@ -44,10 +42,9 @@ class ClarificationPolicy:
         self, result: ToolResult, tool: Tool | None, attempts: int
     ) -> tuple[str | None, PolicyDecision]:
         """A question for the user, or None to let the model retry."""
-        error = result.error or ""
-        missing = _MISSING.search(error)
-        wrong = _PATH.search(error)
-        param = missing.group(1) if missing else (wrong.group(1) if wrong else None)
+        problem = _first(result.problems)
+        param = problem.parameter if problem is not None else None
+        missing = problem is not None and problem.missing
         if param is None or (not missing and attempts < self.max_invalid):
             return None, PolicyDecision(
                 policy="clarification",
@@ -77,3 +74,10 @@ class ClarificationPolicy:
                 reason=f"{param!r} for {result.name!r} {why}",
             ),
         )
+
+
+def _first(problems: tuple[ArgumentProblem, ...]) -> ArgumentProblem | None:
+    """The problem to ask about: a missing value first (it is asked for at once), else the
+    first one in a named parameter."""
+    named = [p for p in problems if p.parameter is not None]
+    return next((p for p in named if p.missing), named[0] if named else None)

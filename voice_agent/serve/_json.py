@@ -6,7 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from voice_agent.agent import AudioChunkEvent, EmotionEvent, Event, TurnResult
+from voice_agent.agent import (
+    AudioChunkEvent,
+    EmotionEvent,
+    Event,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnResult,
+)
 from voice_agent.audio import Audio
 from voice_agent.models import EmotionEstimate
 
@@ -32,7 +39,10 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
         session_id: the agent's session in the history store.
         result: what the turn produced.
         reply_audio: where the spoken reply is (a file path, or a URL on the server), or None.
+
+    Built from the turn's events alone, as every other reader of a turn is.
     """
+    result = TurnResult.from_events(result.events)
     return {
         "session_id": session_id,
         "transcript": result.transcript,
@@ -76,10 +86,34 @@ def audio_announcement(audio: Audio, index: int) -> dict[str, Any]:
 
 
 def event_dict(event: Event) -> dict[str, Any]:
-    """An event's fields by their Python names, ``type`` first. An audio chunk's samples are
-    not JSON: its frame says the format and length, and the audio follows as a binary frame."""
+    """An event's fields by their Python names, ``type`` first; a call's event flat (id, name,
+    arguments; status, value, error, kind), as the console reads it. An audio chunk's samples
+    are not JSON: its frame says the format and length, and the audio follows as a binary
+    frame."""
     if isinstance(event, AudioChunkEvent):
         return audio_announcement(event.audio, event.index)
     if isinstance(event, EmotionEvent):
         return {"type": event.type, "emotion": emotion_dict(event.emotion)}
+    if isinstance(event, ToolCallEvent | ToolResultEvent):
+        return _call_event(event)
     return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+
+
+def _call_event(event: ToolCallEvent | ToolResultEvent) -> dict[str, Any]:
+    """The fields a call's event had before it carried the tool layer's values, in their
+    order (the protocol page's worked example prints them), then kind and confirmation."""
+    named = {"type": event.type, "call_id": event.call.id, "name": event.call.name}
+    if isinstance(event, ToolCallEvent):
+        arguments = dict(event.call.arguments)
+        return {**named, "arguments": arguments, "confirmation": event.confirmation}
+    outcome = event.result
+    return {
+        **named,
+        "status": event.status,
+        "ok": outcome.ok,
+        "value": outcome.value,
+        "error": outcome.error,
+        "duration_ms": outcome.duration_ms,
+        "kind": outcome.kind,
+        "confirmation": event.confirmation,
+    }

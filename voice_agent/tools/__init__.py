@@ -8,7 +8,14 @@ from voice_agent.tools._registry import Confirm, ToolRegistry, qwen_tools_block
 from voice_agent.tools._schema import normalize_bfcl_schema
 from voice_agent.tools._stream import StreamPiece, ToolCallSplitter
 from voice_agent.tools._tool import Tool, ToolContext, tool
-from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+from voice_agent.tools._types import (
+    ArgumentProblem,
+    ParseResult,
+    ResultKind,
+    ToolCall,
+    ToolError,
+    ToolResult,
+)
 from voice_agent.tools._vocabulary import (
     description_copies,
     recent_words,
@@ -17,6 +24,7 @@ from voice_agent.tools._vocabulary import (
 )
 
 __all__ = [
+    "ArgumentProblem",
     "Confirm",
     "ParseResult",
     "ResultKind",

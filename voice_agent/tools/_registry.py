@@ -29,12 +29,19 @@ from voice_agent.tools._loading import load_tool_objects
 from voice_agent.tools._parsing import parse_tool_calls
 from voice_agent.tools._schema import is_langchain_tool, normalize_bfcl_schema
 from voice_agent.tools._tool import DEFAULT_TIMEOUT, Tool
-from voice_agent.tools._types import ParseResult, ResultKind, ToolCall, ToolError, ToolResult
+from voice_agent.tools._types import (
+    ArgumentProblem,
+    ParseResult,
+    ResultKind,
+    ToolCall,
+    ToolError,
+    ToolResult,
+)
 from voice_agent.tools._vocabulary import (
-    description_copies,
+    description_copy_problems,
     recent_words,
     tool_vocabulary,
-    unsaid_examples,
+    unsaid_example_problems,
     unsaid_numbers,
 )
 
@@ -47,8 +54,10 @@ __all__ = ["Confirm", "ToolRegistry", "qwen_tools_block"]
 
 log = get_logger(__name__)
 
-Confirm = Callable[[ToolCall, Tool], Awaitable[bool]]
-"""Asks the user whether a ``confirm=True`` call may run; True means yes."""
+Confirm = Callable[[ToolCall, Tool], Awaitable[bool | None]]
+"""Asks the user whether a ``confirm=True`` call may run: True means yes, False no (the call
+is ``refused``), None that the question was put and the answer comes later (a spoken agent
+hears it next turn): the call does not run and answers ``needs_confirmation``."""
 
 
 def _no_handler(name: str) -> Callable[..., Any]:
@@ -56,10 +65,6 @@ def _no_handler(name: str) -> Callable[..., Any]:
         raise ToolError(f"tool {name!r} is declared without a handler and cannot run here")
 
     return handler
-
-
-def _format_path(path: Iterable[Any]) -> str:
-    return "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
 def _not_unicode(text: str) -> str | None:
@@ -71,34 +76,63 @@ def _not_unicode(text: str) -> str | None:
     return None
 
 
-def _unencodable(arguments: Mapping[str, Any]) -> list[str]:
+def _unencodable(arguments: Mapping[str, Any]) -> list[ArgumentProblem]:
     """Strings (keys or values) holding lone surrogates, which no validator or handler can
     take: a JSON ``"\\ud800"`` escape decodes to one. Walked without recursion, since a
     hand-built call may nest deeper than the parser allows."""
-    found: list[str] = []
-    stack: list[tuple[list[Any], Any]] = [([], dict(arguments))]
+    found: list[ArgumentProblem] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), dict(arguments))]
     while stack and len(found) < 8:
         path, value = stack.pop()
         if isinstance(value, str):
             bad = _not_unicode(value)
             if bad is not None:
                 found.append(
-                    f"{_format_path(path)}: contains {bad}, a lone surrogate that is not "
-                    "valid Unicode text; send the characters themselves"
+                    ArgumentProblem(
+                        path=path,
+                        expected="valid Unicode text",
+                        got=bad,
+                        message=f"contains {bad}, a lone surrogate that is not valid Unicode "
+                        "text; send the characters themselves",
+                    )
                 )
         elif isinstance(value, Mapping):
             for key, item in value.items():
                 bad = _not_unicode(key) if isinstance(key, str) else None
                 if bad is not None:
                     found.append(
-                        f"{_format_path(path)}: a key contains {bad}, a lone surrogate that "
-                        "is not valid Unicode text"
+                        ArgumentProblem(
+                            path=path,
+                            expected="valid Unicode keys",
+                            got=bad,
+                            message=f"a key contains {bad}, a lone surrogate that is not valid "
+                            "Unicode text",
+                        )
                     )
                     continue
-                stack.append(([*path, key], item))
+                stack.append(((*path, key), item))
         elif isinstance(value, list | tuple):
-            stack.extend(([*path, i], item) for i, item in enumerate(value))
-    return sorted(found)
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+    return sorted(found, key=str)
+
+
+def _schema_problem(error: Any) -> ArgumentProblem:
+    """A ``jsonschema_rs.ValidationError`` as data: a missing required property is a problem
+    at its own path (the validator reports it at the object that lacks it)."""
+    path = tuple(error.instance_path)
+    message = error.message.splitlines()[0]
+    kind, details = error.kind.name, error.kind.as_dict()
+    if kind == "required":
+        return ArgumentProblem(
+            path=(*path, details["property"]), expected="present", missing=True, message=message
+        )
+    if kind == "type":
+        expected = " or ".join(details["types"])
+    elif kind == "enum":
+        expected = f"one of {details['options']!r}"
+    else:
+        expected = kind
+    return ArgumentProblem(path=path, expected=expected, got=error.instance, message=message)
 
 
 class ToolRegistry:
@@ -319,7 +353,9 @@ class ToolRegistry:
         known = {p.lower() for p in tools}
         return tools + [w for w in recent_words(recent) if w.lower() not in known]
 
-    def without_unsaid_examples(self, call: ToolCall, said: str) -> tuple[ToolCall, list[str]]:
+    def without_unsaid_examples(
+        self, call: ToolCall, said: str
+    ) -> tuple[ToolCall, list[ArgumentProblem]]:
         """The call with every optional argument that is its description's example, which the
         user did not say, left out (its default applies), and the problems of required ones.
 
@@ -332,15 +368,15 @@ class ToolRegistry:
         found = self._tools.get(call.name)
         if found is None:
             return call, []
-        problems = unsaid_examples(found.parameters, call.arguments, said)
+        problems = unsaid_example_problems(found.parameters, call.arguments, said)
         required = set(found.parameters.get("required", ()))
-        copied = {p.split(":")[0].removeprefix("arguments.") for p in problems}
+        copied = {p.parameter for p in problems}
         dropped = (copied | set(unsaid_numbers(found.parameters, call.arguments, said))) - required
         if dropped:
             log.info("tools.unsaid_example_dropped", tool=call.name, parameters=sorted(dropped))
             kept = {k: v for k, v in call.arguments.items() if k not in dropped}
             call = dataclasses.replace(call, arguments=kept)
-        return call, [p for p in problems if p.split(":")[0].removeprefix("arguments.") in required]
+        return call, [p for p in problems if p.parameter in required]
 
     def to_langchain(self) -> list[StructuredTool]:
         """These tools as LangChain ``StructuredTool``s, still validated and run by us."""
@@ -367,19 +403,26 @@ class ToolRegistry:
         Messages name the parameter path and what was expected, e.g.
         ``arguments.unit: 'kelvin' is not one of ['celsius', 'fahrenheit']``.
         """
+        if call.name not in self._tools:
+            return [self._unknown(call.name)]
+        return [str(p) for p in self.argument_problems(call)]
+
+    def argument_problems(self, call: ToolCall) -> list[ArgumentProblem]:
+        """What is wrong with the arguments of a call to a registered tool, as data ([] when
+        valid or the tool is unknown); :meth:`validate` says the same in words."""
         found = self._tools.get(call.name)
         if found is None:
-            return [self._unknown(call.name)]
+            return []
         unencodable = _unencodable(call.arguments)
         if unencodable:
             return unencodable
         if found.validator.is_valid(call.arguments):
-            return description_copies(found.parameters, call.arguments)
+            return description_copy_problems(found.parameters, call.arguments)
         errors = sorted(
             found.validator.iter_errors(call.arguments),
             key=lambda e: [str(p) for p in e.instance_path],
         )
-        return [f"{_format_path(e.instance_path)}: {e.message.splitlines()[0]}" for e in errors[:8]]
+        return [_schema_problem(e) for e in errors[:8]]
 
     def _unknown(self, name: str) -> str:
         close = difflib.get_close_matches(name, self._tools, n=1)
@@ -448,11 +491,11 @@ class ToolRegistry:
         found = self._tools.get(call.name)
         if found is None:
             return result("unknown_tool", self._unknown(call.name))
-        problems = self.validate(call)
+        problems = self.argument_problems(call)
         if problems:
-            return result(
-                "invalid_arguments", f"invalid arguments for {call.name!r}: " + "; ".join(problems)
-            )
+            text = "; ".join(str(p) for p in problems)
+            failed = result("invalid_arguments", f"invalid arguments for {call.name!r}: {text}")
+            return dataclasses.replace(failed, problems=tuple(problems))
         if found.confirm:
             if confirm is None:
                 return result(
@@ -460,7 +503,14 @@ class ToolRegistry:
                     f"{call.name!r} needs the user's confirmation and none could be "
                     "asked for; it was not run",
                 )
-            if not await confirm(call, found):
+            answer = await confirm(call, found)
+            if answer is None:
+                return result(
+                    "needs_confirmation",
+                    f"{call.name!r} needs the user's confirmation and has not had it; it was not "
+                    "run",
+                )
+            if not answer:
                 return result("refused", f"the user did not confirm {call.name!r}; not run")
         try:
             kwargs = found.prepare(call.arguments, call.id)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ParseResult", "ResultKind", "ToolCall", "ToolError", "ToolResult", "new_call_id"]
+__all__ = [
+    "ArgumentProblem",
+    "ParseResult",
+    "ResultKind",
+    "ToolCall",
+    "ToolError",
+    "ToolResult",
+    "format_path",
+    "new_call_id",
+]
 
 ResultKind = Literal[
     "ok",
@@ -43,6 +53,39 @@ class ToolCall:
     """Call id, kept from the model output when it had one (OpenAI format)."""
 
 
+def format_path(path: Iterable[str | int]) -> str:
+    """A parameter path as the model reads it: ``arguments.items[0].name``."""
+    return "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArgumentProblem:
+    """One thing wrong with a call's arguments, kept as data (which parameter, what it should
+    be, what it was) until a person or the model reads it: the clarification policy asks about
+    ``path`` from the schema, the model gets ``str(problem)``."""
+
+    path: tuple[str | int, ...]
+    """Where in the arguments: ``("minutes",)``, ``("items", 0, "name")``."""
+    expected: str
+    """What the schema wants there, in words: ``integer``, ``one of ['on', 'off']``,
+    ``present`` (a missing required value), ``what the user said`` (a copied example)."""
+    got: Any = None
+    """The value found (None when missing)."""
+    missing: bool = False
+    """A required value was not given at all."""
+    message: str
+    """The validator's words, for the model."""
+
+    @property
+    def parameter(self) -> str | None:
+        """The top-level parameter the problem is in, or None for the arguments as a whole."""
+        return str(self.path[0]) if self.path else None
+
+    def __str__(self) -> str:
+        # as the validator says it: a missing value at the object that lacks it
+        return f"{format_path(self.path[:-1] if self.missing else self.path)}: {self.message}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolResult:
     """What came of a call; failures are values the model can read and act on."""
@@ -61,6 +104,8 @@ class ToolResult:
     """Machine-readable reason, e.g. ``timeout`` or ``invalid_arguments``."""
     duration_ms: float = 0.0
     """Wall time spent on validation and execution."""
+    problems: tuple[ArgumentProblem, ...] = ()
+    """What was wrong with the arguments, as data, when ``kind`` is ``invalid_arguments``."""
 
     def to_message(self) -> str:
         """The text to send back to the model as the tool's answer."""

@@ -14,15 +14,20 @@ its model accepts (it knows its own tokenizer, the tool layer does not).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from voice_agent.tools._types import ArgumentProblem
+
 __all__ = [
     "description_copies",
+    "description_copy_problems",
     "recent_words",
     "spoken_numbers",
     "tool_vocabulary",
+    "unsaid_example_problems",
     "unsaid_examples",
     "unsaid_numbers",
 ]
@@ -155,6 +160,13 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
+    """:func:`description_copy_problems` as the model reads them."""
+    return [str(p) for p in description_copy_problems(parameters, arguments)]
+
+
+def description_copy_problems(
+    parameters: Mapping[str, Any], arguments: Mapping[str, Any]
+) -> list[ArgumentProblem]:
     """Problems for string arguments that are their parameter's own description.
 
     A small model with nothing to put in a required string sometimes writes the schema's
@@ -169,7 +181,7 @@ def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, An
     properties = parameters.get("properties")
     if not isinstance(properties, Mapping):
         return []
-    problems = []
+    problems: list[ArgumentProblem] = []
     for key, value in arguments.items():
         spec = properties.get(key)
         if not isinstance(spec, Mapping):
@@ -181,13 +193,18 @@ def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, An
             and _same_text(value, description)
         ):
             problems.append(
-                f"arguments.{key}: {value!r} is the parameter's description, not a value; "
-                f"use what the user said, or ask for the {key.replace('_', ' ')}"
+                ArgumentProblem(
+                    path=(key,),
+                    expected="what the user said",
+                    got=value,
+                    message=f"{value!r} is the parameter's description, not a value; use what "
+                    f"the user said, or ask for the {key.replace('_', ' ')}",
+                )
             )
         elif isinstance(value, Mapping):
             problems += [
-                p.replace("arguments.", f"arguments.{key}.", 1)
-                for p in description_copies(spec, value)
+                dataclasses.replace(p, path=(key, *p.path))
+                for p in description_copy_problems(spec, value)
             ]
     return problems
 
@@ -195,6 +212,13 @@ def description_copies(parameters: Mapping[str, Any], arguments: Mapping[str, An
 def unsaid_examples(
     parameters: Mapping[str, Any], arguments: Mapping[str, Any], said: str
 ) -> list[str]:
+    """:func:`unsaid_example_problems` as the model reads them."""
+    return [str(p) for p in unsaid_example_problems(parameters, arguments, said)]
+
+
+def unsaid_example_problems(
+    parameters: Mapping[str, Any], arguments: Mapping[str, Any], said: str
+) -> list[ArgumentProblem]:
     """Problems for string arguments that are an example from their parameter's description
     (``e.g. "pasta"``) which the user did not say.
 
@@ -211,7 +235,7 @@ def unsaid_examples(
     if not isinstance(properties, Mapping):
         return []
     heard = " ".join(_WORD.findall(said.lower()))
-    problems = []
+    problems: list[ArgumentProblem] = []
     for key, value in arguments.items():
         spec = properties.get(key)
         description = spec.get("description") if isinstance(spec, Mapping) else None
@@ -221,8 +245,13 @@ def unsaid_examples(
         examples = {" ".join(_WORD.findall(e.lower())) for e in _literals(description)}
         if words and words in examples and f" {words} " not in f" {heard} ":
             problems.append(
-                f"arguments.{key}: {value!r} is the description's example, which the user did "
-                "not say; use what the user said"
+                ArgumentProblem(
+                    path=(key,),
+                    expected="what the user said",
+                    got=value,
+                    message=f"{value!r} is the description's example, which the user did not "
+                    "say; use what the user said",
+                )
             )
     return problems
 
