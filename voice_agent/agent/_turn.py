@@ -240,7 +240,7 @@ class TurnRun:
         """Run a step's calls and say what came of them; None when the model reports next."""
         speaker = self.voice
         spoken_before, recorded_before = len(speaker.spoken), len(self.result.tool_calls)
-        calls, copied = self._without_unsaid_examples(calls)
+        calls, copied = self._without_unsaid(calls)
         question = await self._execute(calls)
         if copied is not None:
             question = question or self._ask_unsaid(*copied)
@@ -258,7 +258,7 @@ class TurnRun:
             return "asked"
         return None
 
-    def _without_unsaid_examples(
+    def _without_unsaid(
         self, calls: list[ToolCall]
     ) -> tuple[list[ToolCall], tuple[ToolCall, ArgumentProblem] | None]:
         """The calls with optional arguments the model copied from a description's example
@@ -269,7 +269,7 @@ class TurnRun:
         kept: list[ToolCall] = []
         copied: tuple[ToolCall, ArgumentProblem] | None = None
         for call in calls:
-            call, problems = registry.without_unsaid_examples(call, said)
+            call, problems = registry.without_unsaid(call, said)
             if not problems:
                 kept.append(call)
             elif copied is None:

@@ -353,17 +353,15 @@ class ToolRegistry:
         known = {p.lower() for p in tools}
         return tools + [w for w in recent_words(recent) if w.lower() not in known]
 
-    def without_unsaid_examples(
-        self, call: ToolCall, said: str
-    ) -> tuple[ToolCall, list[ArgumentProblem]]:
-        """The call with every optional argument that is its description's example, which the
-        user did not say, left out (its default applies), and the problems of required ones.
+    def without_unsaid(self, call: ToolCall, said: str) -> tuple[ToolCall, list[ArgumentProblem]]:
+        """The call with every optional argument the user did not say left out (its default
+        applies): a description's example or a number; and the problems of required examples.
 
         A small model fills an argument it was not given with the description's example (a
         timer "for the eggs" labelled "pasta", a reminder to "water the plants"): a wrong value
         that validates. An optional one is dropped; a required one is a question for the user.
-        So is an optional number the user never said (lights "on" at a brightness of the
-        model's choosing): left out, the tool's default applies.
+        An optional number the user never said (lights "on" at a brightness of the model's
+        choosing) is dropped too.
         """
         found = self._tools.get(call.name)
         if found is None:

@@ -353,8 +353,8 @@ class LlamaCppLLM:
         logits = np.ctypeslib.as_array(low.llama_get_logits_ith(self._llm.ctx, -1), shape=(vocab,))
         logits = logits.astype(np.float64)
         weights = np.exp(logits - logits.max())
-        ends = [self._llm.token_eos(), *self._llm.tokenize(IM_END.encode(), False, True)]
-        return float(weights[list(set(ends))].sum() / weights.sum())
+        ends = {self._llm.token_eos(), *self._llm.tokenize(IM_END.encode(), False, True)}
+        return float(weights[sorted(ends)].sum() / weights.sum())
 
     async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The reply token by token; generation runs in a worker thread."""
