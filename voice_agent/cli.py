@@ -380,9 +380,11 @@ def _understanding_model(
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
     from voice_agent.models.profiles import load_profile
 
-    options: dict[str, str] = dict(_llm_options(profile, llm))
+    options: dict[str, str | bool] = dict(_llm_options(profile, llm))
     if sensevoice is not None:
         options["sensevoice"] = str(sensevoice)
+    if profile in ("cpu-default", "cpu-multilingual"):
+        options["persist_prefix"] = False  # a tool set per sample: keep the user's on disk
     return load_profile(profile, **options).understanding
 
 

@@ -274,3 +274,45 @@ def test_grammar_writes_patterns_llama_cpp_can_parse() -> None:
     assert _gbnf_pattern(r"^[\d.]+$") == "^[0-9.]+$"
     assert _gbnf_pattern(r"^\w+$") is None
     assert _gbnf_pattern(r"^a\.b$") == r"^a\.b$"
+
+
+@pytest.mark.slow
+async def test_the_lazy_grammar_decodes_what_the_grammar_first_decoder_does(
+    llm: LlamaCppLLM,
+) -> None:
+    """The decoder asks the grammar about the model's top token only, and runs it over the
+    whole vocabulary only when that token is refused; greedy text must be the same as with
+    the grammar applied first (llama-cpp-python's ``create_completion``). The last request
+    makes the model want words where only a call is allowed, so the refusal path runs."""
+    from voice_agent.models.llm._decode import GrammarCheck
+
+    tools = [t.schema for t in HOME]
+    requests = [
+        ("Please turn on the kitchen lights at half brightness.", "auto"),
+        ("What is the capital of France?", "auto"),
+        ("What is two plus two?", "required"),
+    ]
+    refused = []
+    original_best = GrammarCheck.best
+
+    def counting_best(self: GrammarCheck, logits: object) -> int | None:
+        refused.append(1)
+        return original_best(self, logits)  # type: ignore[arg-type]
+
+    for text, choice in requests:
+        request = UnderstandingRequest(text=text, tools=tools, tool_choice=choice)  # type: ignore[arg-type]
+        prompt = llm.prompt(request)
+        grammar = llm._grammar(tools, choice)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(GrammarCheck, "best", counting_best)
+            lazy = llm._generate(prompt, grammar, lambda _: None, lambda: False)
+        assert llm._llm is not None
+        first = llm._llm.create_completion(
+            prompt,
+            max_tokens=llm.max_tokens,
+            temperature=0.0,
+            grammar=grammar,
+            stop=["<|im_end|>", "<|endoftext|>"],
+        )
+        assert lazy == first["choices"][0]["text"], text
+    assert refused, "no request exercised the grammar's refusal of the top token"

@@ -85,6 +85,11 @@ def test_an_argument_that_is_its_parameters_description_is_invalid() -> None:
     copied = ToolCall(id="1", name="play_music", arguments={"artist": "the artist or band to play"})
     [problem] = registry.validate(copied)
     assert problem.startswith("arguments.artist:") and "description" in problem
+    part = ToolCall(id="3", name="play_music", arguments={"artist": "The artist or band"})
+    assert len(registry.validate(part)) == 1  # most of the description is a copy too
+    for artist in ("Band of Horses", "The Band", "Artist"):  # a few of its words are not
+        call = ToolCall(id="4", name="play_music", arguments={"artist": artist})
+        assert registry.validate(call) == [], artist
     assert (
         registry.validate(ToolCall(id="2", name="play_music", arguments={"artist": "ABBA"})) == []
     )

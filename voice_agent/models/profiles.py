@@ -47,22 +47,25 @@ def _listener(sensevoice: str | None) -> tuple[SpeechRecognizer, EmotionEstimato
     from voice_agent.models.asr import WhisperASR
     from voice_agent.models.emotion import ProsodyEmotion
 
-    return WhisperASR(), ProsodyEmotion()
+    return WhisperASR(word_timings=False), ProsodyEmotion()
 
 
-def _cpu_default(llm: str = "0.5b", sensevoice: str | None = None) -> Profile:
+def _cpu_default(
+    llm: str = "0.5b", sensevoice: str | None = None, persist_prefix: bool = True
+) -> Profile:
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.llm import LlamaCppLLM
     from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
 
     asr, emotion = _listener(sensevoice)
-    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), emotion)
+    model = LlamaCppLLM(weights=llm, persist_prefix=persist_prefix)
+    understanding = CascadeUnderstanding(asr, model, emotion)
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
 
 
-def _cpu_multilingual(llm: str = "0.5b") -> Profile:
+def _cpu_multilingual(llm: str = "0.5b", persist_prefix: bool = True) -> Profile:
     """cpu-default's LLM behind Whisper base (multilingual, the language detected per turn);
     replies come in the user's language (the cascade says so to the LLM) and a Chinese reply
     is spoken by espeak-ng's Mandarin from pinyin (the only packaged Mandarin voice found, see
@@ -74,8 +77,9 @@ def _cpu_multilingual(llm: str = "0.5b") -> Profile:
     from voice_agent.models.tts import EspeakTTS, FallbackTTS, LanguageTTS, PiperTTS
     from voice_agent.models.tts.espeak import MANDARIN_PINYIN
 
-    asr = WhisperASR(whisper_base_dir(), language=None)
-    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), ProsodyEmotion())
+    asr = WhisperASR(whisper_base_dir(), language=None, word_timings=False)
+    model = LlamaCppLLM(weights=llm, persist_prefix=persist_prefix)
+    understanding = CascadeUnderstanding(asr, model, ProsodyEmotion())
     mandarin = EspeakTTS(voice=MANDARIN_PINYIN)
     tts = LanguageTTS({"zh": mandarin}, FallbackTTS(PiperTTS(), EspeakTTS()))
     return Profile(name="cpu-multilingual", understanding=understanding, tts=tts)
@@ -88,7 +92,7 @@ def _remote(url: str, sensevoice: str | None = None, **options: Any) -> Profile:
     from voice_agent.models.tts import PiperTTS
 
     llm = OpenAICompatibleLLM(url, **options)
-    asr, emotion = _listener(sensevoice) if sensevoice else (WhisperASR(), None)
+    asr, emotion = _listener(sensevoice) if sensevoice else (WhisperASR(word_timings=False), None)
     understanding = CascadeUnderstanding(asr, llm, emotion)
     return Profile(name=f"remote:{url}", understanding=understanding, tts=PiperTTS())
 
@@ -120,7 +124,10 @@ def load_profile(name: str, **options: Any) -> Profile:
     the language model, with the embedded speech recognition and voice.
 
     ``cpu-default`` takes ``llm``: ``0.5b`` (default) or ``1.5b`` (``pip install
-    'voice-agent[large]'``).
+    'voice-agent[large]'``), and ``persist_prefix`` (default True; False keeps the evaluated
+    tools prefix in memory only: an eval run has a new tool set per sample, and saving each
+    one pushed the user's own packs out of the on-disk store, so the next ``voice-agent
+    run`` started cold).
 
     ``cpu-default`` and ``remote`` take ``sensevoice=DIR``: a SenseVoice-Small directory that
     replaces Whisper as the speech recognizer and the prosody estimator as the emotion source.

@@ -20,6 +20,7 @@ __all__ = [
     "Emotion",
     "EmotionEstimate",
     "EmotionEstimator",
+    "LoadsAhead",
     "Message",
     "Perception",
     "SpeechRecognizer",
@@ -31,6 +32,7 @@ __all__ = [
     "UnderstandingModel",
     "UnderstandingRequest",
     "Word",
+    "load_voice",
 ]
 
 Emotion = Literal["neutral", "happy", "sad", "angry", "fearful", "surprised"]
@@ -233,3 +235,17 @@ class TextToSpeech(Protocol):
     ) -> AsyncIterator[AudioChunk]:
         """Speak ``text``; chunks arrive as they are ready."""
         ...
+
+
+@runtime_checkable
+class LoadsAhead(Protocol):
+    """A voice (or model) that can load its weights before its first use; a wrapper passes
+    the call on to what it wraps."""
+
+    def load(self) -> object: ...
+
+
+def load_voice(voice: TextToSpeech) -> None:
+    """Load ``voice`` now if it can load ahead; a voice that cannot has nothing to load."""
+    if isinstance(voice, LoadsAhead):
+        voice.load()

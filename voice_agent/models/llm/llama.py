@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from voice_agent.chat_format import IM_END, IM_START, chatml, qwen_system_prompt
-from voice_agent.errors import BackendError, ConfigError, ModelLoadError
+from voice_agent.errors import ConfigError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
+from voice_agent.models.llm._decode import greedy_completion
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
 from voice_agent.models.protocols import UnderstandingRequest
 
@@ -161,6 +162,7 @@ class LlamaCppLLM:
         self._prefix_tokens: dict[str, list[int]] = {}
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
+        self._end_tokens: set[int] = set()
         self._lock = threading.Lock()
         # One llama.cpp context holds one sequence: two generations at once (a turn started
         # while a barged-in one is still finishing in its thread) interleave their tokens and
@@ -301,30 +303,36 @@ class LlamaCppLLM:
         on_token: Callable[[str], None],
         stopped: Callable[[], bool],
     ) -> str:
-        """One completion, streamed to ``on_token``; call with ``_busy`` held."""
-        pieces: list[str] = []
-        completion = self._llm.create_completion(
+        """One greedy completion, streamed to ``on_token``; call with ``_busy`` held."""
+        told: list[str] = []
+
+        def tell(piece: str) -> None:
+            told.append(piece)
+            on_token(piece)
+
+        reply = greedy_completion(
+            self._llm,
             prompt,
-            max_tokens=self.max_tokens,
-            temperature=0.0,
-            stream=True,
             grammar=grammar,
-            stop=["<|im_end|>", "<|endoftext|>"],
+            max_tokens=self.max_tokens,
+            ends=self._ends(),
+            on_token=tell,
+            stopped=stopped,
         )
-        try:
-            for chunk in completion:
-                if stopped():
-                    log.info("llm.stopped", tokens=len(pieces))
-                    break
-                text = chunk["choices"][0]["text"]
-                if text:
-                    pieces.append(text)
-                    on_token(text)
-        except (ValueError, RuntimeError) as e:
-            raise BackendError(f"llama.cpp generation failed: {e}", retryable=False) from e
-        finally:
-            completion.close()  # a stopped generator is finished here, not by the GC later
-        return "".join(pieces)
+        if stopped():
+            log.info("llm.stopped", tokens=len(told))
+        return reply
+
+    def _ends(self) -> set[int]:
+        """The tokens that end a reply: the model's end of text and ChatML's end of turn."""
+        if not self._end_tokens:
+            llm = self._llm
+            self._end_tokens = {
+                llm.token_eos(),
+                *llm.tokenize(IM_END.encode(), False, True),
+                *llm.tokenize(b"<|endoftext|>", False, True),
+            }
+        return self._end_tokens
 
     def _wants_another_call(
         self, reply: str, choice: str, calls: int, stopped: Callable[[], bool]
@@ -353,8 +361,7 @@ class LlamaCppLLM:
         logits = np.ctypeslib.as_array(low.llama_get_logits_ith(self._llm.ctx, -1), shape=(vocab,))
         logits = logits.astype(np.float64)
         weights = np.exp(logits - logits.max())
-        ends = {self._llm.token_eos(), *self._llm.tokenize(IM_END.encode(), False, True)}
-        return float(weights[sorted(ends)].sum() / weights.sum())
+        return float(weights[sorted(self._ends())].sum() / weights.sum())
 
     async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The reply token by token; generation runs in a worker thread."""

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from voice_agent.log import get_logger
 from voice_agent.models._language import text_language
-from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
+from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction, load_voice
 
 __all__ = ["LanguageTTS"]
 
@@ -30,6 +30,11 @@ class LanguageTTS:
         self.voices, self.default = dict(voices), default
         self.name = "|".join([default.name, *(f"{k}:{v.name}" for k, v in self.voices.items())])
         self.sample_rate = default.sample_rate
+
+    def load(self) -> None:
+        """Load every voice now, so the first reply does not wait for its voice."""
+        for voice in (self.default, *self.voices.values()):
+            load_voice(voice)
 
     def voice_for(self, text: str) -> TextToSpeech:
         """The voice that speaks ``text``."""
