@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import soundfile
-from scipy.signal import resample_poly
 
 from voice_agent.errors import VoiceAgentError
 
@@ -56,6 +55,8 @@ class Audio:
         """The same sound at ``rate`` Hz (polyphase filtering, no aliasing)."""
         if rate == self.sample_rate:
             return self
+        from scipy.signal import resample_poly  # 0.3-0.5 s to import: only when resampling
+
         g = gcd(rate, self.sample_rate)
         out = resample_poly(self.samples, rate // g, self.sample_rate // g).astype(np.float32)
         return Audio(samples=out, sample_rate=rate, warnings=self.warnings)
