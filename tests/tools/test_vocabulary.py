@@ -96,6 +96,17 @@ def test_an_argument_that_is_its_parameters_description_is_invalid() -> None:
 
 
 @tool
+def set_reminder(text: str, time: str) -> str:
+    """Remind the user of something.
+
+    Args:
+        text: What to remind the user of.
+        time: The time of day, e.g. "6 pm".
+    """
+    return text
+
+
+@tool
 def set_timer(minutes: int, label: str | None = None) -> str:
     """Start a countdown timer.
 
@@ -107,6 +118,11 @@ def set_timer(minutes: int, label: str | None = None) -> str:
 
 
 def test_an_example_copied_from_the_description_is_found_unless_the_user_said_it() -> None:
+    said_in_words = unsaid_examples(
+        set_reminder.parameters, {"text": "call mom", "time": "6 pm"}, "Remind me at six pm"
+    )
+    assert said_in_words == []  # "six pm" is the "6 pm" of the description, said
+    assert len(unsaid_examples(set_reminder.parameters, {"time": "6 pm"}, "at seven pm")) == 1
     parameters = set_timer.parameters
     copied = unsaid_examples(parameters, {"minutes": 5, "label": "Pasta"}, "Timer for the eggs")
     assert len(copied) == 1 and copied[0].startswith("arguments.label:")

@@ -244,7 +244,8 @@ def unsaid_example_problems(
     properties = parameters.get("properties")
     if not isinstance(properties, Mapping):
         return []
-    heard = " ".join(_WORD.findall(said.lower()))
+    plain = " ".join(_WORD.findall(said.lower()))
+    heard = f" {plain} {_in_digits(plain)} "
     problems: list[ArgumentProblem] = []
     for key, value in arguments.items():
         spec = properties.get(key)
@@ -253,7 +254,7 @@ def unsaid_example_problems(
             continue
         words = " ".join(_WORD.findall(value.lower()))
         examples = {" ".join(_WORD.findall(e.lower())) for e in _literals(description)}
-        if words and words in examples and f" {words} " not in f" {heard} ":
+        if words and words in examples and f" {words} " not in heard:
             problems.append(
                 ArgumentProblem(
                     path=(key,),
@@ -302,6 +303,23 @@ _TENS = {
 }
 _AMOUNTS = {"a": 1, "an": 1, "dozen": 12, "hundred": 100}
 _FRACTIONS = {"half": (0.5, 50), "quarter": (0.25, 25)}  # of a whole, and in percent
+
+
+def _in_digits(words: str) -> str:
+    """``words`` with numbers said in words written in digits ("six pm" is "6 pm", "twenty
+    one" is "21"), so that a value the model wrote in digits is found in what was said: the
+    1.5B's reminder "at six pm" with the time "6 pm" was taken for the description's example
+    "6 pm" copied."""
+    out: list[str] = []
+    for word in words.split():
+        value = _UNITS.get(word, _TENS.get(word))
+        if value is None:
+            out.append(word)
+        elif out and word in _UNITS and out[-1].isdigit() and int(out[-1]) in _TENS.values():
+            out[-1] = str(int(out[-1]) + value)
+        else:
+            out.append(str(value))
+    return " ".join(out)
 
 
 def spoken_numbers(said: str) -> set[float]:
