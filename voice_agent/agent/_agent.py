@@ -19,7 +19,7 @@ from voice_agent.agent._events import AudioChunkEvent, Event
 from voice_agent.agent._listen import Utterance, listen, read_lines
 from voice_agent.agent._result import TurnResult
 from voice_agent.agent._store import HistoryStore
-from voice_agent.agent._turn import TurnRun
+from voice_agent.agent._turn import TurnRun, reply_system
 from voice_agent.audio import Audio, AudioOutput, AudioStream, load_audio
 from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
@@ -112,7 +112,9 @@ class VoiceAgent:
         load_voice = getattr(self.profile.tts, "load", None) if self.speak else None
         jobs = []
         if llm is not None and hasattr(llm, "warm_up"):
-            jobs.append(llm.warm_up([t.schema for t in self.registry]))
+            # The neutral style's system message is read too: most first turns have it.
+            neutral = reply_system(self.emotion_policy.styles["neutral"])
+            jobs.append(llm.warm_up([t.schema for t in self.registry], system=neutral))
         if callable(load_voice):
             jobs.append(asyncio.to_thread(load_voice))
         await asyncio.gather(*jobs)

@@ -44,7 +44,7 @@ from voice_agent.tools import ArgumentProblem, Tool, ToolCall, ToolCallSplitter,
 if TYPE_CHECKING:
     from voice_agent.agent._agent import VoiceAgent
 
-__all__ = ["TurnRun"]
+__all__ = ["TurnRun", "reply_system"]
 
 log = get_logger(__name__)
 
@@ -57,6 +57,12 @@ REPORT = (
     "The results of the calls just made are in. Tell the user in one short sentence, in the "
     "past tense, what was just done (for this request only) or what went wrong."
 )
+
+
+def reply_system(style: ReplyStyle) -> str:
+    """The turn's system message for a reply style (after the cached tools prefix)."""
+    handover = " Offer to hand over to a person." if style.handover else ""
+    return f"When you answer in words: {style.guidance}{handover}"
 
 
 class TurnRun:
@@ -156,10 +162,7 @@ class TurnRun:
                 speaker.say(NOT_HEARD)
             else:
                 history.append(Message(role="user", content=transcript))
-                system = f"When you answer in words: {style.guidance}" + (
-                    " Offer to hand over to a person." if style.handover else ""
-                )
-                status = await self._steps(model, system, audio)
+                status = await self._steps(model, reply_system(style), audio)
             await speaker.close()
             return status
         except asyncio.CancelledError:

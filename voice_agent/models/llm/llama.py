@@ -35,7 +35,7 @@ from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
-from voice_agent.models.llm._decode import greedy_completion
+from voice_agent.models.llm._decode import feed, greedy_completion
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
 from voice_agent.models.protocols import UnderstandingRequest
 
@@ -385,8 +385,10 @@ class LlamaCppLLM:
         """Load, compile the grammar and bring the system + tools prefix into the context now
         (from disk when an earlier process saved it), so the first turn costs ~1 s, not ~10 s.
 
-        ``system`` is accepted for callers of the older signature; per-turn text is never part
-        of the prefix any more.
+        ``system``: the reply style the first turn most likely has (the agent's neutral one).
+        It is read after the prefix, in memory only (never saved with it): a first turn with
+        that style starts decoding at the user's words; another style costs only its own
+        tokens, as it would have anyway.
         """
 
         def run() -> None:
@@ -394,6 +396,9 @@ class LlamaCppLLM:
             self._grammar(tools)
             with self._busy:
                 self._hold_prefix(self.prefix(tools))
+                if system:
+                    opening = self.prompt(UnderstandingRequest(tools=tools, system=system))
+                    feed(self._llm, self._llm.tokenize(opening.encode(), False, True))
 
         await asyncio.to_thread(run)
 
