@@ -72,7 +72,9 @@ async def test_spoken_request_runs_the_right_tool_and_answers_in_speech(
     [turn] = store.turns(agent.session_id)
     assert turn["transcript"].startswith("Please turn on the kitchen lights")
     assert turn["tool_calls"][0]["status"] == "ran" and turn["reply_text"] == reply
-    assert {"asr", "model_step0", "first_audio", "turn"} <= set(turn["timings_ms"])
+    timings = turn["timings_ms"]
+    assert {"asr", "model_step0", "tool_result", "first_audio", "turn"} <= set(timings)
+    assert timings["asr"] < timings["tool_result"] <= timings["first_audio"] <= timings["turn"]
 
 
 @pytest.mark.slow

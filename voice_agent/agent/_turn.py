@@ -92,7 +92,11 @@ class TurnRun:
         """The confirmation question of the step being run, if one was put."""
 
     def emit(self, event: Event) -> None:
-        """Tell an event: the store writes it, the result folds it, then the caller gets it."""
+        """Tell an event: the store writes it, the result folds it, then the caller gets it.
+        The first tool result's time is kept (``tool_result``: end of speech to an action
+        done, the figure a user of an automation feels)."""
+        if isinstance(event, ToolResultEvent) and "tool_result" not in self.timings:
+            self.timings["tool_result"] = (time.perf_counter() - self.started) * 1000
         if self.agent.store is not None:
             self.agent.store.record(self.agent.session_id, self.turn_id, event)
         self.result.add(event)
