@@ -39,18 +39,19 @@ def tokens(whisper: WhisperASR, text: str) -> int:
 
 
 def test_the_prompt_is_cut_at_a_phrase_within_whispers_limit(whisper: WhisperASR) -> None:
-    hints = [f"appliance number {i}" for i in range(300)]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    hints = [f"appliance {letters[i // 26]}{letters[i % 26]}" for i in range(300)]
     prompt = whisper.hint_prompt(hints)
     assert MAX_HINT_TOKENS - 10 < tokens(whisper, prompt) <= MAX_HINT_TOKENS
     kept = prompt.removesuffix(".").split(", ")
-    assert kept[0] == "Appliance number 0"
+    assert kept[0] == "Appliance aa"
     assert kept[1:] == hints[1 : len(kept)]  # whole phrases, in order, the head kept
 
 
 def test_the_home_packs_prompt_holds_every_phrase(whisper: WhisperASR) -> None:
-    words = home().vocabulary()
-    prompt = whisper.hint_prompt(words)
-    assert prompt == "S" + ", ".join(words)[1:] + "."
+    words = [w for w in home().vocabulary() if not any(c.isdigit() for c in w)]
+    prompt = whisper.hint_prompt([*home().vocabulary(), "6 pm"])
+    assert prompt == "S" + ", ".join(words)[1:] + "."  # digits left out: Whisper copies them
     assert tokens(whisper, prompt) < MAX_HINT_TOKENS
 
 
