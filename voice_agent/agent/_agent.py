@@ -23,7 +23,7 @@ from voice_agent.agent._turn import TurnRun
 from voice_agent.audio import Audio, AudioOutput, AudioStream, load_audio
 from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
-from voice_agent.models import Message
+from voice_agent.models import Message, VoiceActivityDetector
 from voice_agent.models.profiles import Profile, load_profile
 from voice_agent.policies import (
     ClarificationPolicy,
@@ -108,13 +108,9 @@ class VoiceAgent:
         context, opens the voice). The first turn does this itself, beside the speech
         recognizer, when it was not called."""
         self._started = True
-        llm = getattr(self.profile.understanding, "llm", None)
-        load_voice = getattr(self.profile.tts, "load", None) if self.speak else None
-        jobs = []
-        if llm is not None and hasattr(llm, "warm_up"):
-            jobs.append(llm.warm_up([t.schema for t in self.registry]))
-        if callable(load_voice):
-            jobs.append(asyncio.to_thread(load_voice))
+        jobs = [self.profile.understanding.warm_up([t.schema for t in self.registry])]
+        if self.speak:
+            jobs.append(self.profile.tts.warm_up())
         await asyncio.gather(*jobs)
 
     async def _warm_beside(self, work: Awaitable[T]) -> T:
@@ -160,6 +156,7 @@ class VoiceAgent:
         barge_in: bool = True,
         max_turns: int | None = None,
         typed: AsyncIterator[str] | None = None,
+        vad: VoiceActivityDetector | None = None,
     ) -> list[TurnResult]:
         """A live conversation: listen to ``stream``, answer each utterance through ``output``.
 
@@ -168,6 +165,7 @@ class VoiceAgent:
         utterance becomes the next turn. Without echo cancellation the agent can hear its own
         voice on loudspeakers: use headphones, or ``barge_in=False``. Lines from ``typed``
         (a console's text box) are turns too, queued with the utterances, and barge in alike.
+        ``vad`` cuts the utterances (a new one per conversation; Silero by default).
 
         Returns:
             The turns, in order, when the stream ends (or after ``max_turns``).
@@ -183,18 +181,14 @@ class VoiceAgent:
                 output.stop()
                 self.interrupt()
 
-        listener = asyncio.create_task(listen(stream, queue, speech_started))
+        listener = asyncio.create_task(listen(stream, queue, speech_started, vad))
         reader = asyncio.create_task(read_lines(typed, queue, speech_started))
         results: list[TurnResult] = []
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                result = TurnResult(timings_ms={"endpoint": item.endpoint_ms})
-                async for event in self.stream_turn(item.audio, text=item.text, result=result):
-                    if isinstance(event, AudioChunkEvent) and not result.interrupted:
-                        await output.play(event.audio)
-                results.append(result)
+                results.append(await self._answer_live(item, output))
                 if max_turns is not None and len(results) >= max_turns:
                     break
         finally:
@@ -202,6 +196,14 @@ class VoiceAgent:
             reader.cancel()
             await asyncio.gather(listener, reader, return_exceptions=True)
         return results
+
+    async def _answer_live(self, heard: Utterance, output: AudioOutput) -> TurnResult:
+        """One turn of a live conversation, its reply played as it comes (until barge-in)."""
+        result = TurnResult(timings_ms={"endpoint": heard.endpoint_ms})
+        async for event in self.stream_turn(heard.audio, text=heard.text, result=result):
+            if isinstance(event, AudioChunkEvent) and not result.interrupted:
+                await output.play(event.audio)
+        return result
 
     async def turn(
         self, audio: Audio | str | Path | bytes | None = None, *, text: str | None = None

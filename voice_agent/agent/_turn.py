@@ -29,7 +29,6 @@ from voice_agent.agent._events import (
 from voice_agent.agent._result import CallRecord, TurnResult
 from voice_agent.agent._speaker import Speaker
 from voice_agent.audio import Audio
-from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
 from voice_agent.models import (
     ConversationalModel,
@@ -106,8 +105,6 @@ class TurnRun:
         for warning in audio.warnings if audio is not None else ():
             self.emit(AudioWarningEvent(message=warning))
         model = agent.profile.understanding
-        if not isinstance(model, ConversationalModel):
-            raise ConfigError(f"{model.name} cannot be driven turn by turn by the agent")
         perception = await agent._warm_beside(model.perceive(self._perceive_request(audio, text)))
         style = self._heard(perception)
         tts = agent.profile.tts if agent.speak else None
@@ -215,7 +212,7 @@ class TurnRun:
         if step == 0 and agent.commands_only:
             choice = "required"
         request = UnderstandingRequest(
-            audio=audio,  # a speech-native model hears the user; a cascade reads the history
+            audio=audio if model.capabilities.audio_in else None,  # else: read the history
             history=list(agent.history),
             system=system,
             tools=[t.schema for t in agent.registry],

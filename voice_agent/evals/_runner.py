@@ -195,7 +195,7 @@ async def _run_one(
         "augmentation": augmentation.label if spoken else None,
         "asr_hints": len(hints) if spoken else None,
         **(_heard(sample.query, understanding.transcript) if spoken else {}),
-        "model": getattr(model, "name", type(model).__name__),
+        "model": model.name,
         "output": understanding.output,
         "calls": decoded,
         "valid": verdict.valid,

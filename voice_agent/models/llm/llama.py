@@ -36,7 +36,7 @@ from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
-from voice_agent.models.protocols import UnderstandingRequest
+from voice_agent.models.protocols import TextModelCapabilities, UnderstandingRequest
 
 __all__ = [
     "DEFAULT_DEMONSTRATIONS",
@@ -126,6 +126,7 @@ class LlamaCppLLM:
     """
 
     name = "llama.cpp"
+    capabilities = TextModelCapabilities(streaming=True)
 
     def __init__(
         self,

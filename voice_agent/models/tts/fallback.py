@@ -26,6 +26,15 @@ class FallbackTTS:
         self.name = f"{primary.name}|{fallback.name}"
         self.sample_rate = primary.sample_rate
 
+    async def warm_up(self) -> None:
+        """Warm both voices; a primary that cannot load is logged (its turns will fall back,
+        which is what this wrapper is for), not raised."""
+        try:
+            await self.primary.warm_up()
+        except (ModelLoadError, AudioError, OSError, RuntimeError) as e:
+            log.warning("tts.warm_up_failed", primary=self.primary.name, error=str(e)[:200])
+        await self.fallback.warm_up()
+
     async def synthesize(
         self, text: str, instruction: TTSInstruction | None = None
     ) -> AsyncIterator[AudioChunk]:

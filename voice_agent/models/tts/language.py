@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 
 from voice_agent.log import get_logger
@@ -30,6 +31,10 @@ class LanguageTTS:
         self.voices, self.default = dict(voices), default
         self.name = "|".join([default.name, *(f"{k}:{v.name}" for k, v in self.voices.items())])
         self.sample_rate = default.sample_rate
+
+    async def warm_up(self) -> None:
+        """Warm every voice (any of them may speak the first reply)."""
+        await asyncio.gather(self.default.warm_up(), *(v.warm_up() for v in self.voices.values()))
 
     def voice_for(self, text: str) -> TextToSpeech:
         """The voice that speaks ``text``."""
