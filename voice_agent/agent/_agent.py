@@ -104,9 +104,9 @@ class VoiceAgent:
         under it, so agents sharing a profile's models never share a baseline."""
 
     async def start(self) -> None:
-        """Warm the models up (loads weights, brings the system + tools prefix into the
-        context, opens the voice). The first turn does this itself, beside the speech
-        recognizer, when it was not called."""
+        """Warm the models up: each backend's own ``warm_up`` (weights, the tools' grammar, the
+        cached prompt prefix of system text, tools and shown exchange; the voice). The first
+        turn does this itself, beside the speech recognizer, when it was not called."""
         self._started = True
         jobs = [self.profile.understanding.warm_up([t.schema for t in self.registry])]
         if self.speak:

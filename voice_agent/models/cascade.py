@@ -2,8 +2,8 @@
 
 The reply is asked for in the user's language: the recognizer's detected language for speech,
 the script of the text otherwise (:mod:`voice_agent.models._language`). The instruction joins the
-turn's ``system`` text (which closes the system message after the tools), so the text model and
-its cached system + tools prefix stay as they are, and an English turn's prompt is unchanged.
+turn's ``system`` text, which the text model puts after its cached prefix (system text, tools,
+shown exchange), so the prefix stays as it is, and an English turn's prompt is unchanged.
 """
 
 from __future__ import annotations

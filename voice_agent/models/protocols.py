@@ -118,8 +118,10 @@ class UnderstandingRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     """OpenAI-format function dicts (``Tool.schema``)."""
     system: str | None = None
-    """Instructions for this turn (the reply style the policies chose). They close the system
-    message after the tools block, so the cached system + tools prefix survives a change."""
+    """Instructions for this turn (the reply style the policies chose). llama.cpp puts them
+    after its cached prefix (system text, tools, shown exchange), so a change of style costs
+    the few tokens after it, not a re-read of every tool; Fun-Audio-Chat puts them where the
+    official prompt has its persona, after the mode sentence and before the tools."""
     instructions: str | None = None
     """Instructions for this step only, placed after the history (e.g. "report the results")."""
     tool_choice: Literal["auto", "none", "required"] = "auto"

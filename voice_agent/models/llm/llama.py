@@ -120,7 +120,7 @@ class LlamaCppLLM:
         another_call_below: after a call, continue with another when the model gives ending
             its reply less than this probability (0 never continues; see
             ``_wants_another_call``).
-        persist_prefix: keep the evaluated system + tools prefix on disk, so the next process
+        persist_prefix: keep the evaluated prefix (:meth:`prefix`) on disk, so the next process
             starts warm (see :class:`PrefixStore`).
         prefix_dir: where those states go (default ``<cache>/llama-prefix``).
     """
@@ -376,7 +376,7 @@ class LlamaCppLLM:
     async def warm_up(
         self, tools: Sequence[Mapping[str, Any]] = (), system: str | None = None
     ) -> None:
-        """Load, compile the grammar and bring the system + tools prefix into the context now
+        """Load, compile the grammar and bring the prefix (:meth:`prefix`) into the context now
         (from disk when an earlier process saved it), so the first turn costs ~1 s, not ~10 s.
 
         ``system`` is accepted for callers of the older signature; per-turn text is never part
