@@ -450,6 +450,14 @@ def eval_run(
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
+    through_agent: Annotated[
+        bool,
+        typer.Option(
+            "--through-agent",
+            help="Run each sample as an agent turn (its prompt and history, policies off, "
+            "nothing run) instead of asking the model directly.",
+        ),
+    ] = False,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -487,6 +495,7 @@ def eval_run(
                 augmentation=Augmentation(snr_db=snr, speed=speed),
                 asr_bias=asr_bias,
                 show_progress=progress,
+                through_agent=through_agent,
             )
         )
         report = build_report(out)

@@ -60,6 +60,9 @@ class VoiceAgent:
             say): the first step is decoded as calls only, never as chat.
         asr_bias: tell the speech recognizer the tools' words and the recent turns' words
             (``ToolRegistry.vocabulary``), which it then hears better; False hears unbiased.
+        scoring: the turn as a benchmark scores it: the policies are switched off (no reply
+            style in the prompt) and the first model step is the answer, nothing run (its raw
+            text is the last history message); evals run their samples this way.
         on_event: called with every event, in order.
     """
 
@@ -79,6 +82,7 @@ class VoiceAgent:
         follow_up_calls: bool = False,
         commands_only: bool = False,
         asr_bias: bool = True,
+        scoring: bool = False,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
@@ -89,7 +93,7 @@ class VoiceAgent:
         self.store, self.speak, self.max_steps = store, speak, max_steps
         self.acknowledge_after, self.on_event = acknowledge_after, on_event
         self.follow_up_calls, self.commands_only = follow_up_calls, commands_only
-        self.asr_bias = asr_bias
+        self.asr_bias, self.scoring = asr_bias, scoring
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
         """A risky call asked about in the last turn; the next turn answers it."""

@@ -153,9 +153,7 @@ class TurnRun:
                 speaker.say(NOT_HEARD)
             else:
                 history.append(Message(role="user", content=transcript))
-                system = f"When you answer in words: {style.guidance}" + (
-                    " Offer to hand over to a person." if style.handover else ""
-                )
+                system = None if self.agent.scoring else self._style(style)
                 status = await self._steps(model, system, audio)
             await speaker.close()
             return status
@@ -173,10 +171,16 @@ class TurnRun:
             )
             return "interrupted"
 
+    @staticmethod
+    def _style(style: ReplyStyle) -> str:
+        """The reply style as the turn's system text."""
+        handover = " Offer to hand over to a person." if style.handover else ""
+        return f"When you answer in words: {style.guidance}{handover}"
+
     # --- deciding and acting ---------------------------------------------------------------
 
     async def _steps(
-        self, model: ConversationalModel, system: str, audio: Audio | None
+        self, model: ConversationalModel, system: str | None, audio: Audio | None
     ) -> TurnStatus:
         """Model steps until the model answers in words, a question is asked, or the steps
         run out; a pending confirmation is answered first."""
@@ -190,7 +194,7 @@ class TurnRun:
                 # After calls, the spoken report stays out of the model's history: a small
                 # model that sees "request → words" in its history stops calling tools.
                 agent.history.append(Message(role="assistant", content=written))
-            if not calls:
+            if not calls or agent.scoring:  # scoring: what the model wrote is the answer
                 return "answered"
             ended = await self._act(calls)
             if ended is not None:
@@ -199,7 +203,7 @@ class TurnRun:
         return "gave_up"
 
     async def _model_step(
-        self, model: ConversationalModel, system: str, audio: Audio | None, step: int
+        self, model: ConversationalModel, system: str | None, audio: Audio | None, step: int
     ) -> tuple[list[ToolCall], str]:
         """One model step: its words go to the voice as they come, its calls are returned
         with everything it wrote."""
