@@ -24,6 +24,7 @@ from voice_agent.tools import Tool, ToolCall, ToolRegistry, ToolResult
 if TYPE_CHECKING:
     from voice_agent.agent import TurnResult
     from voice_agent.evals.bfcl._decode import ResultFormat
+    from voice_agent.models import ConversationalModel
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Speech-native agents with validated tools."
@@ -373,7 +374,7 @@ def _score_acebench(
 
 def _understanding_model(
     profile: str, llm: LlmSize = LlmSize.small, sensevoice: Path | None = None
-) -> Any:
+) -> ConversationalModel:
     if profile.startswith("scripted:"):
         from voice_agent.testing import ScriptedUnderstanding
 
@@ -451,6 +452,14 @@ def eval_run(
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
+    through_agent: Annotated[
+        bool,
+        typer.Option(
+            "--through-agent",
+            help="Run each sample as an agent turn (its prompt and history, policies off, "
+            "nothing run) instead of asking the model directly.",
+        ),
+    ] = False,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -488,6 +497,7 @@ def eval_run(
                 augmentation=Augmentation(snr_db=snr, speed=speed),
                 asr_bias=asr_bias,
                 show_progress=progress,
+                through_agent=through_agent,
             )
         )
         report = build_report(out)
@@ -559,7 +569,7 @@ def eval_sweep(
                 show_progress=progress,
             )
         )
-        name = getattr(understanding, "name", model)
+        name = understanding.name
         report = write_sweep_report(points, out, f"{suite} robustness ({name})")
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)

@@ -128,16 +128,15 @@ async def _load_funaudiochat(directory: Path, device: str) -> tuple[Any, Stage]:
 
 
 async def _load_cosyvoice(directory: Path, device: str, prompt: Path | None) -> tuple[Any, Stage]:
-    from voice_agent.models.cosyvoice import CosyVoiceTTS
-    from voice_agent.models.cosyvoice3 import CosyVoice3
+    from voice_agent.models.cosyvoice3 import CosyVoice3TTS
 
-    tts = CosyVoiceTTS(directory, device=device, prompt_wav=prompt, stream=True)
+    if not (directory / "cosyvoice3.yaml").is_file():
+        return None, {"ok": False, "error": f"{directory} is not a Fun-CosyVoice3 directory"}
+    tts = CosyVoice3TTS(directory, device=device, prompt_wav=prompt, stream=True)
     try:
         runtime = await asyncio.to_thread(tts.load)
     except VoiceAgentError as e:
         return None, _mismatch(e)
-    if not isinstance(runtime, CosyVoice3):
-        return None, {"ok": False, "error": f"{directory} is not a Fun-CosyVoice3 directory"}
     return tts, {
         "ok": all(r.ok for r in runtime.checkpoint),
         "tensors": [r.as_dict() for r in runtime.checkpoint],

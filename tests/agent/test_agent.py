@@ -23,6 +23,7 @@ from voice_agent.agent import (
     ToolCallEvent,
     ToolResultEvent,
     TranscriptEvent,
+    TurnEndEvent,
     VoiceAgent,
 )
 from voice_agent.models import EmotionEstimate, TTSInstruction
@@ -403,3 +404,23 @@ def test_no_audio_device_is_a_clear_error(no_sound_server: None) -> None:
 
     with pytest.raises(AudioError, match="use --text"):
         SoundDeviceInput()
+
+
+async def test_a_scoring_turn_answers_with_the_models_first_step_and_runs_nothing(
+    home: ToolRegistry,
+) -> None:
+    """``scoring=True`` (how evals run a sample through the agent): no reply style in the
+    prompt, no confirmation asked, no call run; the model's raw first step is the answer."""
+    call = '{"name": "unlock_door", "arguments": {"door": "front"}}'
+    profile = scripted(call, "never asked for")
+    agent = VoiceAgent(tools=home, profile=profile, speak=False, scoring=True)
+    result = await agent.turn(text="unlock the front door")
+    model = profile.understanding
+    assert isinstance(model, ScriptedUnderstanding)
+    [_perceived, step] = model.requests
+    assert step.system is None and step.tool_choice == "auto"
+    [end] = [e for e in result.events if isinstance(e, TurnEndEvent)]
+    assert end.status == "answered" and result.tool_calls == []
+    assert not any(isinstance(e, ToolCallEvent) for e in result.events)
+    assert agent.pending is None, "no confirmation asked"
+    assert agent.history[-1].role == "assistant" and agent.history[-1].content == call

@@ -4,6 +4,7 @@ the recognizer biased with each entry's function docs."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from voice_agent.evals import (
     word_errors,
 )
 from voice_agent.evals.bfcl import ground_truth_calls
-from voice_agent.models import UnderstandingRequest
+from voice_agent.models import TextModelCapabilities, UnderstandingRequest
 from voice_agent.models.tts import EspeakTTS
 from voice_agent.testing import ScriptedUnderstanding
 from voice_agent.tools import tool_vocabulary
@@ -157,6 +158,13 @@ class GoldText:
     is the recognizer alone."""
 
     name = "gold"
+    capabilities = TextModelCapabilities(streaming=False)
+
+    async def warm_up(self, tools: object = ()) -> None:
+        """Nothing to load."""
+
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        yield await self.complete(request)
 
     def __init__(self, answers: dict[str, str]) -> None:
         self.answers = answers

@@ -171,3 +171,26 @@ def test_a_killed_run_resumes_and_loses_nothing(bfcl_dir: Path, tmp_path: Path) 
         1 for i in range(50) if i % 25 % 4 != 3
     )
     assert (out / "report.md").exists()
+
+
+async def test_samples_run_through_the_agent_score_as_asked_directly(
+    bfcl_dir: Path, tmp_path: Path
+) -> None:
+    """An eval sample as an agent turn in scoring mode (the agent's prompt and history, no
+    reply style, nothing run) gets the verdict the model's direct answer gets."""
+    samples = load_suite("bfcl", data=bfcl_dir, categories=("simple_python",), limit=8)
+    script = gold_script(bfcl_dir, ("simple_python",), 8)
+    direct = ScriptedUnderstanding(script)
+    await run_samples(samples, direct, tmp_path / "direct", show_progress=False)
+    agent = ScriptedUnderstanding(replies=[script[s.id] for s in samples])
+    summary = await run_samples(
+        samples, agent, tmp_path / "agent", show_progress=False, through_agent=True
+    )
+    assert summary.ran == 8 and not summary.errors
+    asked = read_results(tmp_path / "direct" / "results.jsonl")
+    turned = read_results(tmp_path / "agent" / "results.jsonl")
+    assert [r["valid"] for r in turned] == [r["valid"] for r in asked]
+    assert [r["valid"] for r in asked].count(False) == 2, "the script's wrong answers"
+    assert {r["path"] for r in turned} == {"agent"} and {r["path"] for r in asked} == {"understand"}
+    assert all(r.system is None for r in agent.requests), "no reply style when scoring"
+    assert [r["output"] for r in turned] == [script[s.id] for s in samples]

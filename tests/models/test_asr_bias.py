@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from voice_agent.agent import VoiceAgent
 from voice_agent.audio import Audio
-from voice_agent.models import UnderstandingRequest
+from voice_agent.models import TextModelCapabilities, UnderstandingRequest
 from voice_agent.models.asr import WhisperASR
 from voice_agent.models.asr.whisper import MAX_HINT_TOKENS
 from voice_agent.models.cascade import CascadeUnderstanding
@@ -67,6 +68,13 @@ class Silent:
     """A text model with nothing to say (only the transcript matters here)."""
 
     name = "silent"
+    capabilities = TextModelCapabilities(streaming=False)
+
+    async def warm_up(self, tools: object = ()) -> None:
+        """Nothing to load."""
+
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        yield await self.complete(request)
 
     async def complete(self, request: UnderstandingRequest) -> str:
         return ""

@@ -20,13 +20,14 @@ from voice_agent.models.cosyvoice import CosyVoiceTTS
 from voice_agent.models.cosyvoice3 import (
     CosyVoice3,
     CosyVoice3Config,
+    CosyVoice3TTS,
     fold_weight_norm,
     kaldi_fbank,
     prompt_mel,
     read_hyperparameters,
     whisper_log_mel,
 )
-from voice_agent.models.protocols import TTSInstruction
+from voice_agent.models.protocols import TextToSpeech, TTSInstruction
 from voice_agent.testing.tiny_checkpoints import write_tiny_cosyvoice3, write_tiny_funaudiochat
 
 REPO = Path(__file__).resolve().parents[2]
@@ -213,20 +214,20 @@ def test_streaming_reuses_what_was_already_computed(model: CosyVoice3) -> None:
 @pytest.mark.slow
 def test_instruct2_speaks_whole_and_streamed(model: CosyVoice3) -> None:
     text = "Turn on the kitchen light, please. Then add milk to the shopping list, two of them."
-    say = functools.partial(model.inference_instruct2, text_frontend=False)
+    say = functools.partial(model.speech, text_frontend=False)
     whole = list(say(text, INSTRUCT, str(PROMPT), stream=False))
     streamed = list(say(text, INSTRUCT, str(PROMPT), stream=True))
     assert len(whole) == 1 and len(streamed) >= 2
-    a = whole[0]["tts_speech"]
-    b = torch.cat([c["tts_speech"] for c in streamed], dim=1)
+    a = whole[0]
+    b = torch.cat(streamed, dim=1)
     tokens = list(model.speech_tokens(text, INSTRUCT))
     assert a.shape == b.shape == (1, len(tokens) * 960)  # 40 ms of 24 kHz audio per token
     assert torch.isfinite(b).all() and float(b.abs().max()) <= 0.99
     assert float(b.pow(2).mean()) > 0
     slow = next(say(text, INSTRUCT, str(PROMPT), stream=False, speed=0.5))
-    assert abs(slow["tts_speech"].shape[1] - 2 * a.shape[1]) <= 960 * 2
+    assert abs(slow.shape[1] - 2 * a.shape[1]) <= 960 * 2
     with pytest.raises(ValueError, match="whole replies"):
-        next(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=True, speed=0.5))
+        next(model.speech(text, INSTRUCT, str(PROMPT), stream=True, speed=0.5))
 
 
 @pytest.mark.slow
@@ -234,16 +235,16 @@ def test_the_text_frontend_speaks_sentence_by_sentence_with_numbers_in_words(
     model: CosyVoice3,
 ) -> None:
     text = "Set the heating to 21.5 degrees. Done!"
-    chunks = list(model.inference_instruct2(text, INSTRUCT, str(PROMPT), stream=False))
+    chunks = list(model.speech(text, INSTRUCT, str(PROMPT), stream=False))
     said = ["Set the heating to twenty-one point five degrees.", "Done!"]
-    assert [c["tts_speech"].shape[1] for c in chunks] == [
+    assert [c.shape[1] for c in chunks] == [
         len(list(model.speech_tokens(sentence, INSTRUCT))) * 960 for sentence in said
     ]
     stop = False
-    speech = model.inference_instruct2(text, INSTRUCT, str(PROMPT), stopped=lambda: stop)
+    speech = model.speech(text, INSTRUCT, str(PROMPT), stopped=lambda: stop)
     first = next(speech)
     stop = True  # barge-in while the first sentence plays
-    assert first["tts_speech"].shape == chunks[0]["tts_speech"].shape
+    assert first.shape == chunks[0].shape
     assert list(speech) == [], "the second sentence is not started after a stop"
 
 
@@ -294,6 +295,24 @@ async def test_the_tts_backend_streams_ours_with_the_policy_instruction(director
     assert tts.version == 3 and chunks[-1].final and not any(c.final for c in chunks[:-1])
     assert all(c.audio.sample_rate == 24000 for c in chunks)
     assert sum(len(c.audio.samples) for c in chunks) % 960 == 0
+
+
+@pytest.mark.slow
+async def test_our_voice_speaks_whole_replies_at_the_policys_speed(directory: Path) -> None:
+    """CosyVoice3TTS is the TextToSpeech itself: a whole reply (no streaming) comes a sentence
+    a chunk, the last one final, and a slower instruction stretches it by the model's own
+    length control (the same speech tokens, so twice as long at half speed)."""
+    tts = CosyVoice3TTS(directory, device="cpu", prompt_wav=PROMPT, stream=False)
+    assert isinstance(tts, TextToSpeech)
+    text = "Done. I added milk."
+
+    async def said(speed: float) -> list[int]:
+        chunks = [c async for c in tts.synthesize(text, TTSInstruction(speed=speed))]
+        assert [c.final for c in chunks] == [False, True] and chunks[0].index == 0
+        return [len(c.audio.samples) for c in chunks]
+
+    normal, slow = await said(1.0), await said(0.5)
+    assert all(abs(s - 2 * n) <= 960 * 2 for n, s in zip(normal, slow, strict=True))
 
 
 @pytest.mark.slow

@@ -313,6 +313,26 @@ async def test_a_voice_agent_turn_end_to_end(model: FunAudioChat, tmp_path: Path
     assert result.emotion is not None
 
 
+@pytest.mark.slow
+async def test_the_agent_start_warms_fun_audio_chat_itself(checkpoint: Path) -> None:
+    """``VoiceAgent.start()`` calls the understanding model's own ``warm_up``: the weights are
+    loaded and the tools' grammar compiled before the first turn (it used to reach for a
+    cascade's ``llm`` and so never warmed a speech-native model)."""
+    registry = ToolRegistry()
+    registry.register_path(HOME / "tools.py")
+    fresh = FunAudioChat(checkpoint, device="cpu", max_new_tokens=8)
+    agent = VoiceAgent(
+        tools=registry,
+        profile=Profile(name="tiny-gpu", understanding=fresh, tts=EspeakTTS()),
+        speak=False,
+    )
+    assert fresh._model is None and not fresh._grammars
+    await agent.start()
+    assert fresh._model is not None, "the weights were loaded by start()"
+    schemas = [t.schema for t in registry]
+    assert "auto" + json.dumps(schemas, sort_keys=True) in fresh._grammars
+
+
 def test_devices() -> None:
     assert resolve_device("cpu") == (torch.device("cpu"), torch.float32)
     if torch.cuda.is_available():  # a GPU machine: the released weights' dtype

@@ -3,14 +3,14 @@ user's language, a Mandarin voice for Chinese replies, CosyVoice's instruction i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import numpy as np
 import pytest
 
 from voice_agent import ToolRegistry, tool
 from voice_agent.audio import Audio
-from voice_agent.models import Message, Transcript, UnderstandingRequest
+from voice_agent.models import Message, TextModelCapabilities, Transcript, UnderstandingRequest
 from voice_agent.models._language import reply_language_instruction, text_language
 from voice_agent.models._weights import sha256_of
 from voice_agent.models.asr import WHISPER_BASE, WhisperASR, whisper_base_dir
@@ -55,6 +55,13 @@ class Recorder:
     """A text model that records the request it was given and answers ``ok``."""
 
     name = "recorder"
+    capabilities = TextModelCapabilities(streaming=False)
+
+    async def warm_up(self, tools: object = ()) -> None:
+        """Nothing to load."""
+
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        yield await self.complete(request)
 
     def __init__(self) -> None:
         self.requests: list[UnderstandingRequest] = []

@@ -21,7 +21,12 @@ from tests._cli import REPO
 from tests.serve.conftest import scripted_service
 from voice_agent.audio import load_audio
 from voice_agent.errors import BackendError
-from voice_agent.models import Perception, Understanding, UnderstandingRequest
+from voice_agent.models import (
+    Perception,
+    Understanding,
+    UnderstandingCapabilities,
+    UnderstandingRequest,
+)
 from voice_agent.models.profiles import Profile
 from voice_agent.serve import Service
 
@@ -205,6 +210,10 @@ class FailingModel:
     """Hears the typed text, then fails as a model server that went away would."""
 
     name = "failing"
+    capabilities = UnderstandingCapabilities(streaming=True, audio_in=False)
+
+    async def warm_up(self, tools: object = ()) -> None:
+        """Nothing to load."""
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         raise BackendError("the model server is gone", retryable=True)

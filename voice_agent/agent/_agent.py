@@ -19,11 +19,11 @@ from voice_agent.agent._events import AudioChunkEvent, Event
 from voice_agent.agent._listen import Utterance, listen, read_lines
 from voice_agent.agent._result import TurnResult
 from voice_agent.agent._store import HistoryStore
-from voice_agent.agent._turn import TurnRun, reply_system
+from voice_agent.agent._turn import TurnRun
 from voice_agent.audio import Audio, AudioOutput, AudioStream, load_audio
 from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
-from voice_agent.models import Message
+from voice_agent.models import Message, VoiceActivityDetector
 from voice_agent.models.profiles import Profile, load_profile
 from voice_agent.policies import (
     ClarificationPolicy,
@@ -60,6 +60,9 @@ class VoiceAgent:
             say): the first step is decoded as calls only, never as chat.
         asr_bias: tell the speech recognizer the tools' words and the recent turns' words
             (``ToolRegistry.vocabulary``), which it then hears better; False hears unbiased.
+        scoring: the turn as a benchmark scores it: the policies are switched off (no reply
+            style in the prompt) and the first model step is the answer, nothing run (its raw
+            text is the last history message); evals run their samples this way.
         on_event: called with every event, in order.
     """
 
@@ -79,6 +82,7 @@ class VoiceAgent:
         follow_up_calls: bool = False,
         commands_only: bool = False,
         asr_bias: bool = True,
+        scoring: bool = False,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.registry = tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
@@ -89,7 +93,7 @@ class VoiceAgent:
         self.store, self.speak, self.max_steps = store, speak, max_steps
         self.acknowledge_after, self.on_event = acknowledge_after, on_event
         self.follow_up_calls, self.commands_only = follow_up_calls, commands_only
-        self.asr_bias = asr_bias
+        self.asr_bias, self.scoring = asr_bias, scoring
         self.history: list[Message] = []
         self.pending: PendingConfirmation | None = None
         """A risky call asked about in the last turn; the next turn answers it."""
@@ -104,19 +108,13 @@ class VoiceAgent:
         under it, so agents sharing a profile's models never share a baseline."""
 
     async def start(self) -> None:
-        """Warm the models up (loads weights, brings the system + tools prefix into the
-        context, opens the voice). The first turn does this itself, beside the speech
-        recognizer, when it was not called."""
+        """Warm the models up: each backend's own ``warm_up`` (weights, the tools' grammar, the
+        cached prompt prefix of system text, tools and shown exchange; the voice). The first
+        turn does this itself, beside the speech recognizer, when it was not called."""
         self._started = True
-        llm = getattr(self.profile.understanding, "llm", None)
-        load_voice = getattr(self.profile.tts, "load", None) if self.speak else None
-        jobs = []
-        if llm is not None and hasattr(llm, "warm_up"):
-            # The neutral style's system message is read too: most first turns have it.
-            neutral = reply_system(self.emotion_policy.styles["neutral"])
-            jobs.append(llm.warm_up([t.schema for t in self.registry], system=neutral))
-        if callable(load_voice):
-            jobs.append(asyncio.to_thread(load_voice))
+        jobs = [self.profile.understanding.warm_up([t.schema for t in self.registry])]
+        if self.speak:
+            jobs.append(self.profile.tts.warm_up())
         await asyncio.gather(*jobs)
 
     async def _warm_beside(self, work: Awaitable[T]) -> T:
@@ -162,6 +160,7 @@ class VoiceAgent:
         barge_in: bool = True,
         max_turns: int | None = None,
         typed: AsyncIterator[str] | None = None,
+        vad: VoiceActivityDetector | None = None,
     ) -> list[TurnResult]:
         """A live conversation: listen to ``stream``, answer each utterance through ``output``.
 
@@ -170,6 +169,7 @@ class VoiceAgent:
         utterance becomes the next turn. Without echo cancellation the agent can hear its own
         voice on loudspeakers: use headphones, or ``barge_in=False``. Lines from ``typed``
         (a console's text box) are turns too, queued with the utterances, and barge in alike.
+        ``vad`` cuts the utterances (a new one per conversation; Silero by default).
 
         Returns:
             The turns, in order, when the stream ends (or after ``max_turns``).
@@ -185,18 +185,14 @@ class VoiceAgent:
                 output.stop()
                 self.interrupt()
 
-        listener = asyncio.create_task(listen(stream, queue, speech_started))
+        listener = asyncio.create_task(listen(stream, queue, speech_started, vad))
         reader = asyncio.create_task(read_lines(typed, queue, speech_started))
         results: list[TurnResult] = []
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                result = TurnResult(timings_ms={"endpoint": item.endpoint_ms})
-                async for event in self.stream_turn(item.audio, text=item.text, result=result):
-                    if isinstance(event, AudioChunkEvent) and not result.interrupted:
-                        await output.play(event.audio)
-                results.append(result)
+                results.append(await self._answer_live(item, output))
                 if max_turns is not None and len(results) >= max_turns:
                     break
         finally:
@@ -204,6 +200,14 @@ class VoiceAgent:
             reader.cancel()
             await asyncio.gather(listener, reader, return_exceptions=True)
         return results
+
+    async def _answer_live(self, heard: Utterance, output: AudioOutput) -> TurnResult:
+        """One turn of a live conversation, its reply played as it comes (until barge-in)."""
+        result = TurnResult(timings_ms={"endpoint": heard.endpoint_ms})
+        async for event in self.stream_turn(heard.audio, text=heard.text, result=result):
+            if isinstance(event, AudioChunkEvent) and not result.interrupted:
+                await output.play(event.audio)
+        return result
 
     async def turn(
         self, audio: Audio | str | Path | bytes | None = None, *, text: str | None = None

@@ -1,4 +1,5 @@
-"""Listening to a live stream: utterances cut out by the VAD's endpointer."""
+"""Listening to a live stream: utterances cut out by an endpointer over any voice activity
+detector's probabilities (Silero unless the caller gives another)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voice_agent.audio import MODEL_RATE, Audio, AudioStream
-from voice_agent.models.vad import SileroVAD, VADSettings
+from voice_agent.models import VoiceActivityDetector
+from voice_agent.models.vad import Endpointer, SileroVAD
 
 __all__ = ["Utterance", "listen", "read_lines", "utterances"]
 
@@ -31,11 +33,11 @@ class _Cutter:
     """Frames in, utterances out: pre-roll before the detected start, cut at the end or the
     length limit."""
 
-    def __init__(self, settings: VADSettings | None, pre_roll_ms: float, max_seconds: float):
-        self.vad = SileroVAD(settings)
+    def __init__(self, vad: VoiceActivityDetector, pre_roll_ms: float, max_seconds: float):
+        self.vad = vad
         self.vad.reset()
-        self.endpointer = self.vad.endpointer()
         self.window = self.vad.window_samples
+        self.endpointer = Endpointer(vad.settings, self.window / MODEL_RATE)
         self.pre_roll: deque[np.ndarray] = deque(
             maxlen=max(1, int(pre_roll_ms / 1000 * MODEL_RATE / self.window))
         )
@@ -74,7 +76,7 @@ class _Cutter:
 async def utterances(
     stream: AudioStream,
     *,
-    settings: VADSettings | None = None,
+    vad: VoiceActivityDetector | None = None,
     pre_roll_ms: float = 400,
     max_seconds: float = 30.0,
     on_speech_start: Callable[[], None] | None = None,
@@ -86,13 +88,14 @@ async def utterances(
 
     Args:
         stream: live input.
-        settings: VAD smoothing.
+        vad: the detector, one per stream (it may keep state between windows), with the
+            smoothing its probabilities need; a new :class:`SileroVAD` by default.
         pre_roll_ms: audio kept from before the detected start (the detector needs some speech
             before it is sure, and word onsets are quiet).
         max_seconds: an utterance longer than this is cut and yielded.
         on_speech_start: called the moment speech is detected (barge-in hooks here).
     """
-    cutter = _Cutter(settings, pre_roll_ms, max_seconds)
+    cutter = _Cutter(vad or SileroVAD(), pre_roll_ms, max_seconds)
     pending = np.zeros(0, dtype=np.float32)
     async for chunk in stream.chunks():
         pending = np.concatenate([pending, chunk.astype(np.float32)])
@@ -108,11 +111,12 @@ async def listen(
     stream: AudioStream,
     into: asyncio.Queue[Utterance | BaseException | None],
     on_speech_start: Callable[[], None],
+    vad: VoiceActivityDetector | None = None,
 ) -> None:
-    """Put each utterance of ``stream`` on ``into``, then None; a failure of the stream is
-    put there too, for the conversation loop to raise."""
+    """Put each utterance of ``stream`` (cut by ``vad``, Silero by default) on ``into``, then
+    None; a failure of the stream is put there too, for the conversation loop to raise."""
     try:
-        async for utterance in utterances(stream, on_speech_start=on_speech_start):
+        async for utterance in utterances(stream, vad=vad, on_speech_start=on_speech_start):
             into.put_nowait(utterance)
     except Exception as e:  # handed to the conversation loop, which raises it
         into.put_nowait(e)

@@ -29,7 +29,6 @@ from voice_agent.agent._events import (
 from voice_agent.agent._result import CallRecord, TurnResult
 from voice_agent.agent._speaker import Speaker
 from voice_agent.audio import Audio
-from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
 from voice_agent.models import (
     ConversationalModel,
@@ -44,7 +43,7 @@ from voice_agent.tools import ArgumentProblem, Tool, ToolCall, ToolCallSplitter,
 if TYPE_CHECKING:
     from voice_agent.agent._agent import VoiceAgent
 
-__all__ = ["TurnRun", "reply_system"]
+__all__ = ["TurnRun"]
 
 log = get_logger(__name__)
 
@@ -57,12 +56,6 @@ REPORT = (
     "The results of the calls just made are in. Tell the user in one short sentence, in the "
     "past tense, what was just done (for this request only) or what went wrong."
 )
-
-
-def reply_system(style: ReplyStyle) -> str:
-    """The turn's system message for a reply style (after the cached tools prefix)."""
-    handover = " Offer to hand over to a person." if style.handover else ""
-    return f"When you answer in words: {style.guidance}{handover}"
 
 
 class TurnRun:
@@ -116,8 +109,6 @@ class TurnRun:
         for warning in audio.warnings if audio is not None else ():
             self.emit(AudioWarningEvent(message=warning))
         model = agent.profile.understanding
-        if not isinstance(model, ConversationalModel):
-            raise ConfigError(f"{model.name} cannot be driven turn by turn by the agent")
         perception = await agent._warm_beside(model.perceive(self._perceive_request(audio, text)))
         style = self._heard(perception)
         tts = agent.profile.tts if agent.speak else None
@@ -166,7 +157,8 @@ class TurnRun:
                 speaker.say(NOT_HEARD)
             else:
                 history.append(Message(role="user", content=transcript))
-                status = await self._steps(model, reply_system(style), audio)
+                system = None if self.agent.scoring else self._style(style)
+                status = await self._steps(model, system, audio)
             await speaker.close()
             return status
         except asyncio.CancelledError:
@@ -183,10 +175,16 @@ class TurnRun:
             )
             return "interrupted"
 
+    @staticmethod
+    def _style(style: ReplyStyle) -> str:
+        """The reply style as the turn's system text."""
+        handover = " Offer to hand over to a person." if style.handover else ""
+        return f"When you answer in words: {style.guidance}{handover}"
+
     # --- deciding and acting ---------------------------------------------------------------
 
     async def _steps(
-        self, model: ConversationalModel, system: str, audio: Audio | None
+        self, model: ConversationalModel, system: str | None, audio: Audio | None
     ) -> TurnStatus:
         """Model steps until the model answers in words, a question is asked, or the steps
         run out; a pending confirmation is answered first."""
@@ -200,7 +198,7 @@ class TurnRun:
                 # After calls, the spoken report stays out of the model's history: a small
                 # model that sees "request → words" in its history stops calling tools.
                 agent.history.append(Message(role="assistant", content=written))
-            if not calls:
+            if not calls or agent.scoring:  # scoring: what the model wrote is the answer
                 return "answered"
             ended = await self._act(calls)
             if ended is not None:
@@ -209,7 +207,7 @@ class TurnRun:
         return "gave_up"
 
     async def _model_step(
-        self, model: ConversationalModel, system: str, audio: Audio | None, step: int
+        self, model: ConversationalModel, system: str | None, audio: Audio | None, step: int
     ) -> tuple[list[ToolCall], str]:
         """One model step: its words go to the voice as they come, its calls are returned
         with everything it wrote."""
@@ -222,7 +220,7 @@ class TurnRun:
         if step == 0 and agent.commands_only:
             choice = "required"
         request = UnderstandingRequest(
-            audio=audio,  # a speech-native model hears the user; a cascade reads the history
+            audio=audio if model.capabilities.audio_in else None,  # else: read the history
             history=list(agent.history),
             system=system,
             tools=[t.schema for t in agent.registry],

@@ -1,8 +1,11 @@
 """Run a model over a suite: resumable, one JSON line per sample, with a live progress bar.
 
-Every sample goes through the same path as a live turn: the query (typed, or synthesized and
-degraded audio) goes to the understanding model, the tool layer parses its raw output, and the
-benchmark's checker scores the calls. Each result is appended and flushed as soon as it is
+The query (typed, or synthesized and degraded audio) goes to the understanding model, the tool
+layer parses its raw output, and the benchmark's checker scores the calls. By default the model
+is asked directly (``understand``); ``through_agent`` runs each sample as one turn of a
+:class:`~voice_agent.agent.VoiceAgent` in scoring mode instead (perceive, then the agent's own
+prompt and history, policies switched off, nothing run), so that a score says what the agent
+would have done. Each result is appended and flushed as soon as it is
 known, so a killed run resumes where it stopped and loses nothing already done.
 """
 
@@ -30,8 +33,20 @@ from voice_agent.evals._samples import Sample
 from voice_agent.evals._speech import Augmentation, SpeechSource
 from voice_agent.evals._wer import word_errors
 from voice_agent.log import get_logger
-from voice_agent.models import UnderstandingModel, UnderstandingRequest
-from voice_agent.tools import normalize_bfcl_schema, parse_tool_calls, tool_vocabulary
+from voice_agent.models import (
+    ConversationalModel,
+    Understanding,
+    UnderstandingModel,
+    UnderstandingRequest,
+)
+from voice_agent.tools import (
+    Tool,
+    ToolError,
+    ToolRegistry,
+    normalize_bfcl_schema,
+    parse_tool_calls,
+    tool_vocabulary,
+)
 
 __all__ = ["RunSummary", "read_results", "run_samples", "score_output"]
 
@@ -96,12 +111,15 @@ async def run_samples(
     augmentation: Augmentation | None = None,
     asr_bias: bool = True,
     show_progress: bool = True,
+    through_agent: bool = False,
 ) -> RunSummary:
     """Put every sample not yet in ``out_dir/results.jsonl`` to ``model`` and record the result.
 
     Args:
         asr_bias: tell the recognizer to expect the words of the sample's function docs, as the
             agent does for its registered tools (:func:`voice_agent.tools.tool_vocabulary`).
+        through_agent: run each sample as an agent turn in scoring mode (``model`` must then
+            be a :class:`~voice_agent.models.ConversationalModel`), not through ``understand``.
 
     Raises:
         ConfigError: a speech sample and no ``speech`` source (a voice's cache or recordings).
@@ -123,7 +141,9 @@ async def run_samples(
     with progress, path.open("a", encoding="utf-8") as results:
         task = progress.add_task(f"{len(todo)} to run", total=len(todo), accuracy="–")
         for sample in todo:
-            record = await _run_one(sample, model, speech, augmentation, asr_bias=asr_bias)
+            record = await _run_one(
+                sample, model, speech, augmentation, asr_bias=asr_bias, agent=through_agent
+            )
             if record is None:
                 summary.errors.append(sample.key)
             else:
@@ -151,6 +171,7 @@ async def _run_one(
     augmentation: Augmentation,
     *,
     asr_bias: bool,
+    agent: bool = False,
 ) -> dict[str, Any] | None:
     tools = [
         {
@@ -179,7 +200,11 @@ async def _run_one(
     )
     start = time.perf_counter()
     try:
-        understanding = await model.understand(request)
+        understanding = await (
+            _through_agent(model, request)  # type: ignore[arg-type]
+            if agent
+            else model.understand(request)
+        )
     except Exception as e:
         log.exception("eval.model_failed", sample=sample.key, error=type(e).__name__)
         return None
@@ -195,13 +220,54 @@ async def _run_one(
         "augmentation": augmentation.label if spoken else None,
         "asr_hints": len(hints) if spoken else None,
         **(_heard(sample.query, understanding.transcript) if spoken else {}),
-        "model": getattr(model, "name", type(model).__name__),
+        "model": model.name,
+        "path": "agent" if agent else "understand",
         "output": understanding.output,
         "calls": decoded,
         "valid": verdict.valid,
         "error_type": verdict.error_type,
         "latency_ms": {k: round(v, 2) for k, v in timings.items()},
     }
+
+
+def _not_run(**arguments: Any) -> None:
+    """The handler of a benchmark's function: a scoring turn never runs one."""
+    raise ToolError("benchmark functions are scored, not run")
+
+
+async def _through_agent(
+    model: ConversationalModel, request: UnderstandingRequest
+) -> Understanding:
+    """The sample as one turn of an agent in scoring mode: the model perceives the query, then
+    answers with the agent's prompt and history; its first step's raw text is the output."""
+    from voice_agent.agent import VoiceAgent
+    from voice_agent.models.profiles import Profile
+    from voice_agent.models.tts import EspeakTTS
+
+    registry = ToolRegistry(
+        [
+            Tool.from_schema(
+                str(t["name"]), t["parameters"], _not_run, description=str(t["description"])
+            )
+            for t in request.tools
+        ]
+    )
+    agent = VoiceAgent(
+        tools=registry,
+        profile=Profile(name=f"eval:{model.name}", understanding=model, tts=EspeakTTS()),
+        interactive=False,
+        speak=False,
+        asr_bias=bool(request.asr_hints),
+        scoring=True,
+    )
+    result = await agent.turn(request.audio, text=request.text)
+    last = agent.history[-1] if agent.history else None
+    return Understanding(
+        output=last.content if last is not None and last.role == "assistant" else "",
+        transcript=result.transcript if request.audio is not None else None,
+        emotion=result.emotion,
+        timings_ms=result.timings_ms,
+    )
 
 
 def _heard(query: str, transcript: str | None) -> dict[str, Any]:

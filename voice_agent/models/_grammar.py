@@ -1,6 +1,11 @@
 """The grammar every local backend decodes under: a reply is either tool calls whose arguments
-match a tool's JSON Schema, or plain words. Written once in GBNF; llama.cpp reads it directly,
-transformers backends through llguidance."""
+match a tool's JSON Schema, or plain words. It is written twice, once per engine, from the same
+pieces (:func:`call_schema` for one call, :data:`WORDS_PATTERN` for words): in GBNF for
+llama.cpp (:func:`tool_call_grammar`, the call schemas through llama.cpp's own JSON-Schema
+converter, bare JSON calls as the small GGUF models write them) and in llguidance's Lark dialect
+for the transformers backends (:func:`tool_call_lark`, hand-written, ``<tool_call>`` blocks, the
+call schemas checked by llguidance's JSON-Schema engine). A change to what a reply may be is
+made in both."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
 
 __all__ = ["stream_from_thread"]
@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 async def stream_from_thread(
     work: Callable[[Callable[[T], None], Callable[[], bool]], object],
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Run ``work(emit, stopped)`` in a worker thread and yield what it emits, as it emits it.
 
     The model runs outside the event loop (audio keeps flowing); when the consumer stops early

@@ -2,15 +2,16 @@
 
 The reply is asked for in the user's language: the recognizer's detected language for speech,
 the script of the text otherwise (:mod:`voice_agent.models._language`). The instruction joins the
-turn's ``system`` text (which closes the system message after the tools), so the text model and
-its cached system + tools prefix stay as they are, and an English turn's prompt is unchanged.
+turn's ``system`` text, which the text model puts after its cached prefix (system text, tools,
+shown exchange), so the prefix stays as it is, and an English turn's prompt is unchanged.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
 from voice_agent.log import get_logger
 from voice_agent.models._language import reply_language_instruction, text_language
@@ -20,6 +21,7 @@ from voice_agent.models.protocols import (
     SpeechRecognizer,
     TextModel,
     Understanding,
+    UnderstandingCapabilities,
     UnderstandingRequest,
 )
 
@@ -58,6 +60,14 @@ class CascadeUnderstanding:
     ) -> None:
         self.asr, self.llm, self.emotion = asr, llm, emotion
         self.name = f"{asr.name}+{llm.name}"
+        self.capabilities = UnderstandingCapabilities(
+            streaming=llm.capabilities.streaming, audio_in=False
+        )
+        """It streams as its text model does; its reply reads the transcript, not the audio."""
+
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Warm the text model (the speech recognizer loads beside the first turn's hearing)."""
+        await self.llm.warm_up(tools)
 
     async def perceive(self, request: UnderstandingRequest) -> Perception:
         """What was said and how (transcript, emotion), before any reply is generated, so that
@@ -79,21 +89,14 @@ class CascadeUnderstanding:
             transcript=transcript, emotion=emotion, timings_ms=timings, language=language
         )
 
-    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
-        """The reply to a text turn (a transcript), token by token."""
-        request = in_users_language(request)
-        stream = getattr(self.llm, "stream", None)
-        if stream is None:
-            yield await self.llm.complete(request)
-            return
-        tokens = stream(request)
+    async def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        """The reply to a text turn (a transcript), as the text model streams it."""
+        tokens = self.llm.stream(in_users_language(request))
         try:
             async for token in tokens:
                 yield token
         finally:  # a consumer that stops early (barge-in) stops the generation now, not at GC
-            close = getattr(tokens, "aclose", None)
-            if close is not None:
-                await close()
+            await tokens.aclose()
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Transcribe (for speech), then ask the LLM."""

@@ -35,7 +35,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from voice_agent.models.protocols import (
     EmotionEstimate,
     Perception,
     Understanding,
+    UnderstandingCapabilities,
     UnderstandingRequest,
 )
 
@@ -547,6 +548,9 @@ class FunAudioChat:
         use_grammar: decode under the tool grammar (calls are then always schema-valid).
     """
 
+    capabilities = UnderstandingCapabilities(streaming=True, audio_in=True)
+    """It hears the user's speech in every reply step, and writes the reply token by token."""
+
     def __init__(
         self,
         directory: str | Path,
@@ -894,7 +898,7 @@ class FunAudioChat:
         generated = self._generate(prompt, audio, grammar, lambda _: None)
         return read_perception(generated.text, generated.steps)
 
-    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+    async def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The reply token by token (words or ``<tool_call>`` blocks), hearing the user's
         audio itself when the request carries it."""
         prompt = self.prompt(request)

@@ -12,10 +12,10 @@ from typing import Any
 
 from voice_agent.errors import ConfigError
 from voice_agent.models.protocols import (
+    ConversationalModel,
     EmotionEstimator,
     SpeechRecognizer,
     TextToSpeech,
-    UnderstandingModel,
 )
 
 __all__ = ["PROFILES", "Profile", "load_profile"]
@@ -28,7 +28,8 @@ class Profile:
     """The backends an agent or an eval run uses."""
 
     name: str
-    understanding: UnderstandingModel
+    understanding: ConversationalModel
+    """Driven step by step by the agent (perceive, then respond); evals call ``understand``."""
     tts: TextToSpeech
 
 

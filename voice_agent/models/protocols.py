@@ -3,13 +3,20 @@
 Backends implement these; nothing subclasses anything. Retries, timeouts and fallback are
 wrappers around a protocol, never a base class. Understanding models return the model's raw
 text: parsing tool calls out of it is the tool layer's job, one level up.
+
+What a backend can do is declared, never probed: every role that can warm up has a
+``warm_up`` (a no-op where there is nothing to load), and what differs between backends of a
+role (streaming, hearing audio) is a capabilities value the backend states.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from voice_agent.audio import Audio
 
@@ -20,19 +27,21 @@ __all__ = [
     "Emotion",
     "EmotionEstimate",
     "EmotionEstimator",
-    "LoadsAhead",
     "Message",
     "Perception",
     "SpeechRecognizer",
     "TTSInstruction",
     "TextModel",
+    "TextModelCapabilities",
     "TextToSpeech",
     "Transcript",
     "Understanding",
+    "UnderstandingCapabilities",
     "UnderstandingModel",
     "UnderstandingRequest",
+    "VADSettings",
+    "VoiceActivityDetector",
     "Word",
-    "load_voice",
 ]
 
 Emotion = Literal["neutral", "happy", "sad", "angry", "fearful", "surprised"]
@@ -109,8 +118,10 @@ class UnderstandingRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     """OpenAI-format function dicts (``Tool.schema``)."""
     system: str | None = None
-    """Instructions for this turn (the reply style the policies chose). They close the system
-    message after the tools block, so the cached system + tools prefix survives a change."""
+    """Instructions for this turn (the reply style the policies chose). llama.cpp puts them
+    after its cached prefix (system text, tools, shown exchange), so a change of style costs
+    the few tokens after it, not a re-read of every tool; Fun-Audio-Chat puts them where the
+    official prompt has its persona, after the mode sentence and before the tools."""
     instructions: str | None = None
     """Instructions for this step only, placed after the history (e.g. "report the results")."""
     tool_choice: Literal["auto", "none", "required"] = "auto"
@@ -139,14 +150,33 @@ class Understanding:
     """Per stage, e.g. ``{"asr": 120.0, "llm": 900.0}``."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextModelCapabilities:
+    """What a text model can do."""
+
+    streaming: bool
+    """``stream`` yields the reply as it is generated; False: in one piece when it is done."""
+
+
 @runtime_checkable
 class TextModel(Protocol):
     """A chat model that completes a request's text turn (tools included)."""
 
     name: str
+    capabilities: TextModelCapabilities
+
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Load now what the first request would load (weights, the tools' grammar, the cached
+        prompt prefix); nothing for a model that has nothing to load."""
+        ...
 
     async def complete(self, request: UnderstandingRequest) -> str:
         """The model's whole reply."""
+        ...
+
+    def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        """The reply in pieces (as generated when ``capabilities.streaming``, else the whole
+        reply as one piece); closing the generator stops the generation."""
         ...
 
 
@@ -174,11 +204,29 @@ class Perception:
     """The language the recognizer heard (``en``, ``zh``, …), when it detects one."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderstandingCapabilities:
+    """What an understanding model can do."""
+
+    streaming: bool
+    """``respond`` yields the reply as it is generated (the voice starts on its first sentence
+    while the rest is written); False: in one piece when it is done."""
+    audio_in: bool
+    """``respond`` hears the user's speech itself (a speech-native model), so the agent sends
+    the turn's audio with every step; False: it reads the transcript from the history."""
+
+
 @runtime_checkable
 class UnderstandingModel(Protocol):
     """Speech or text in, the model's reply (words and tool calls) out."""
 
     name: str
+    capabilities: UnderstandingCapabilities
+
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Load now what the first turn would load (weights, the tools' grammar, a cached
+        prompt prefix), so that the first turn is as quick as the next."""
+        ...
 
     async def understand(self, request: UnderstandingRequest) -> Understanding:
         """Understand one turn."""
@@ -194,8 +242,8 @@ class ConversationalModel(UnderstandingModel, Protocol):
         """Transcript and emotion of the turn."""
         ...
 
-    def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
-        """The reply to the request's text and history, streamed."""
+    def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        """The reply to the request's text and history, in pieces (see ``capabilities``)."""
         ...
 
 
@@ -230,6 +278,11 @@ class TextToSpeech(Protocol):
     name: str
     sample_rate: int
 
+    async def warm_up(self) -> None:
+        """Load the voice now (otherwise on first use); nothing for a voice with nothing to
+        load."""
+        ...
+
     def synthesize(
         self, text: str, instruction: TTSInstruction | None = None
     ) -> AsyncIterator[AudioChunk]:
@@ -237,15 +290,45 @@ class TextToSpeech(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VADSettings:
+    """How eagerly speech starts and how patiently it ends (the endpointer's smoothing of a
+    detector's per-window probabilities)."""
+
+    threshold: float = 0.5
+    """Probability above which a window counts as speech."""
+    off_threshold: float = 0.35
+    """Probability below which a window counts as silence (hysteresis)."""
+    min_speech_ms: float = 200
+    """Shorter bursts (clicks, coughs) are not speech."""
+    hangover_ms: float = 600
+    """Silence needed before speech is declared over: the end-of-turn delay."""
+    pad_ms: float = 100
+    """Kept around each segment so that word edges are not clipped."""
+
+
 @runtime_checkable
-class LoadsAhead(Protocol):
-    """A voice (or model) that can load its weights before its first use; a wrapper passes
-    the call on to what it wraps."""
+class VoiceActivityDetector(Protocol):
+    """Speech probability, window by window, of a live 16 kHz stream.
 
-    def load(self) -> object: ...
+    One instance follows one stream (a detector may carry state from window to window); the
+    listening loop cuts utterances out of the probabilities with an endpointer built from
+    ``settings``.
+    """
 
+    name: str
+    settings: VADSettings
+    """The endpointing that suits this detector's probabilities."""
 
-def load_voice(voice: TextToSpeech) -> None:
-    """Load ``voice`` now if it can load ahead; a voice that cannot has nothing to load."""
-    if isinstance(voice, LoadsAhead):
-        voice.load()
+    @property
+    def window_samples(self) -> int:
+        """Samples per probability, at 16 kHz."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the stream so far, before a new one."""
+        ...
+
+    def stream_probability(self, window: npt.NDArray[np.float32]) -> float:
+        """The speech probability (0-1) of the stream's next ``window_samples`` samples."""
+        ...

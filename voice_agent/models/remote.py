@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from voice_agent.errors import BackendError
 from voice_agent.log import get_logger
-from voice_agent.models.protocols import UnderstandingRequest
+from voice_agent.models.protocols import TextModelCapabilities, UnderstandingRequest
 
 __all__ = ["OpenAICompatibleLLM"]
 
@@ -56,6 +56,9 @@ class OpenAICompatibleLLM:
         system: the system prompt (tools go in the ``tools`` field).
     """
 
+    capabilities = TextModelCapabilities(streaming=True)
+    """Server-sent events: words as the server writes them, tool calls at the end."""
+
     def __init__(
         self,
         base_url: str,
@@ -74,6 +77,9 @@ class OpenAICompatibleLLM:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), headers=headers)
         self.name = f"remote:{self.base_url}"
+
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Nothing to load here: the server holds the model (and its own prompt cache)."""
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -151,7 +157,7 @@ class OpenAICompatibleLLM:
             await response.aclose()
         return (message.get("content") or "") + _tool_calls_text(message.get("tool_calls") or [])
 
-    async def stream(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The reply as it is generated (server-sent events); tool calls at the end."""
         response = await self._post(self.payload(request, stream=True))
         calls: dict[int, dict[str, Any]] = {}

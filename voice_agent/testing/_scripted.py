@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from voice_agent.errors import ConfigError
-from voice_agent.models import EmotionEstimate, Perception, Understanding, UnderstandingRequest
+from voice_agent.models import (
+    EmotionEstimate,
+    Perception,
+    Understanding,
+    UnderstandingCapabilities,
+    UnderstandingRequest,
+)
 
 __all__ = ["ScriptedUnderstanding"]
 
@@ -27,6 +34,7 @@ class ScriptedUnderstanding:
     """
 
     name = "scripted"
+    capabilities = UnderstandingCapabilities(streaming=True, audio_in=False)
 
     def __init__(
         self,
@@ -41,6 +49,8 @@ class ScriptedUnderstanding:
         self.replies = list(replies)
         self.emotion = emotion
         self.requests: list[UnderstandingRequest] = []
+        self.warmed: list[list[str]] = []
+        """The tool names of each ``warm_up``, in order."""
 
     @classmethod
     def from_file(cls, path: str | Path, **options: float | str) -> ScriptedUnderstanding:
@@ -66,13 +76,17 @@ class ScriptedUnderstanding:
                 ) from None
         return cls(outputs, **options)  # type: ignore[arg-type]
 
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Nothing to load; the tools offered are recorded."""
+        self.warmed.append([str(t.get("name", "")) for t in tools])
+
     async def perceive(self, request: UnderstandingRequest) -> Perception:
         """The typed text as the transcript (audio turns: the script's ``default``)."""
         self.requests.append(request)
         heard = request.text if request.text is not None else self.default
         return Perception(transcript=heard, emotion=self.emotion)
 
-    async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
+    async def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The next scripted reply, a few characters at a time like a streaming model."""
         self.requests.append(request)
         reply = self.replies.pop(0) if self.replies else "Okay."

@@ -1,12 +1,14 @@
 """Fun-CosyVoice3-0.5B (FunAudioLLM/Fun-CosyVoice3-0.5B-2512): text + instruction → 24 kHz speech.
 
 One package for the checkpoint (a module per stage: ``_config`` reads the yaml, ``_lm``,
-``_flow``, ``_vocoder``, ``_features`` for the speaker prompt, ``_onnx``, ``_loading``, and
-``_runtime`` drives them), our own code on the torch and transformers this project
-uses (the official code pins torch 2.3.1 and is not a package). It reads the official model
-directory as downloaded — ``cosyvoice3.yaml`` (hyperparameters; read as data, nothing in it is
-executed), ``llm.pt``, ``flow.pt``, ``hift.pt`` (state dicts with the official names),
-``CosyVoice-BlankEN/`` (the Qwen2 config and tokenizer), ``campplus.onnx`` and
+``_flow``, ``_vocoder``, ``_features`` for the speaker prompt, ``_onnx``, ``_loading``;
+``_runtime`` drives them, and ``_tts`` is the one class the agent speaks through,
+:class:`CosyVoice3TTS`, a :class:`~voice_agent.models.protocols.TextToSpeech` that turns the
+policy's instruction into the instruct text of ``_instruct``), our own code on the torch and
+transformers this project uses (the official code pins torch 2.3.1 and is not a package). It
+reads the official model directory as downloaded — ``cosyvoice3.yaml`` (hyperparameters; read as
+data, nothing in it is executed), ``llm.pt``, ``flow.pt``, ``hift.pt`` (state dicts with the
+official names), ``CosyVoice-BlankEN/`` (the Qwen2 config and tokenizer), ``campplus.onnx`` and
 ``speech_tokenizer_v3.onnx`` — and runs the three stages:
 
 1. **Speech-token LM** (``llm.pt``): Qwen2 (transformers' ``Qwen2ForCausalLM``, only its
@@ -53,19 +55,24 @@ from voice_agent.models.cosyvoice3._features import (
     whisper_log_mel,
 )
 from voice_agent.models.cosyvoice3._flow import CausalFlow
+from voice_agent.models.cosyvoice3._instruct import instruct_text
 from voice_agent.models.cosyvoice3._lm import SpeechLM
 from voice_agent.models.cosyvoice3._loading import fold_weight_norm
 from voice_agent.models.cosyvoice3._runtime import CosyVoice3, text_pieces
+from voice_agent.models.cosyvoice3._tts import CosyVoice3TTS, default_prompt
 from voice_agent.models.cosyvoice3._vocoder import HiFTVocoder
 
 __all__ = [
     "CausalFlow",
     "CosyVoice3",
     "CosyVoice3Config",
+    "CosyVoice3TTS",
     "HiFTVocoder",
     "SpeakerPrompt",
     "SpeechLM",
+    "default_prompt",
     "fold_weight_norm",
+    "instruct_text",
     "kaldi_fbank",
     "prompt_mel",
     "read_hyperparameters",

@@ -1,5 +1,5 @@
-"""The loaded model directory: speaker prompt, speech tokens, token → waveform, and the
-official ``inference_instruct2`` signature with the streaming schedule."""
+"""The loaded model directory: speaker prompt, speech tokens, token → waveform, and speech for
+a text with the streaming schedule (spoken to the agent by :class:`CosyVoice3TTS`)."""
 
 from __future__ import annotations
 
@@ -49,11 +49,8 @@ log = get_logger(__name__)
 
 
 class CosyVoice3:
-    """A loaded Fun-CosyVoice3 model directory, with the official ``inference_instruct2``
-    signature (so :class:`~voice_agent.models.cosyvoice.CosyVoiceTTS` drives it)."""
-
-    accepts_stop = True
-    """``inference_instruct2`` takes ``stopped``, checked before every speech token."""
+    """A loaded Fun-CosyVoice3 model directory: text and instruct text in, waveform pieces out
+    (:class:`~voice_agent.models.cosyvoice3.CosyVoice3TTS` is its voice for the agent)."""
 
     def __init__(self, directory: str | Path, *, device: str = "cpu", seed: int = 0) -> None:
         self.directory = Path(directory).expanduser()
@@ -195,28 +192,28 @@ class CosyVoice3:
         state["samples"] = state.get("samples", 0) + audio.shape[1]
         return audio
 
-    def inference_instruct2(
+    def speech(
         self,
-        tts_text: str,
+        text: str,
         instruct_text: str,
-        prompt_wav: Any,
-        zero_shot_spk_id: str = "",
+        prompt_wav: str | Path,
+        *,
         stream: bool = False,
         speed: float = 1.0,
         text_frontend: bool = True,
         stopped: Callable[[], bool] = lambda: False,
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        """Speech for ``tts_text`` as ``instruct_text`` asks, in the voice of ``prompt_wav``:
-        ``{"tts_speech": (1, n) float tensor}`` chunks at 24 kHz.
+    ) -> Iterator[torch.Tensor]:
+        """Speech for ``text`` as ``instruct_text`` asks, in the voice of ``prompt_wav``: (1, n)
+        float tensors at 24 kHz, on the CPU, in order; ``stopped`` is checked before every
+        speech token (barge-in).
 
         With ``text_frontend`` (the official default) English numbers are written out as words
         and each sentence is synthesized in turn, so the first sentence is heard while the next
-        is made and the LM never sees a paragraph; without streaming each sentence is one chunk.
+        is made and the LM never sees a paragraph; without streaming each sentence is one piece.
         """
-        del zero_shot_spk_id  # the official signature; no speaker table here
         if stream and speed != 1.0:
             raise ValueError("speed ≠ 1 works only on whole replies (stream=False)")
-        pieces = text_pieces(tts_text) if text_frontend else [tts_text]
+        pieces = text_pieces(text) if text_frontend else [text]
         # One synthesis at a time per loaded model, on the model's own CUDA stream (so the
         # understanding model on the same GPU is not queued behind the flow and vocoder).
         with self._lock, self._stream():
@@ -234,7 +231,7 @@ class CosyVoice3:
         stream: bool,
         speed: float,
         stopped: Callable[[], bool],
-    ) -> Iterator[dict[str, torch.Tensor]]:
+    ) -> Iterator[torch.Tensor]:
         """One sentence: streaming hops while its speech tokens come, then the rest."""
         state: dict[str, Any] = {"offset": 0}
         tokens: list[int] = []
@@ -250,12 +247,12 @@ class CosyVoice3:
                 audio = self.token2wav(chunk, prompt, state, streaming=True, finalize=False)
                 state["offset"] += this_hop
                 hop = min(MAX_TOKEN_HOP, hop * 2)
-                yield {"tts_speech": audio.cpu()}
+                yield audio.cpu()
         if stopped() or not tokens:
             return
         # The last piece with full attention, as the official code does.
         audio = self.token2wav(tokens, prompt, state, streaming=False, finalize=True, speed=speed)
-        yield {"tts_speech": audio.cpu()}
+        yield audio.cpu()
 
 
 def text_pieces(text: str) -> list[str]:

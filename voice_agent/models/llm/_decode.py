@@ -22,7 +22,7 @@ import numpy as np
 
 from voice_agent.errors import BackendError
 
-__all__ = ["GrammarCheck", "feed", "greedy_completion"]
+__all__ = ["GrammarCheck", "greedy_completion"]
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
@@ -82,7 +82,7 @@ class GrammarCheck:
             self._sampler = None
 
 
-def feed(llm: Any, tokens: list[int]) -> None:
+def _feed(llm: Any, tokens: list[int]) -> None:
     """Bring the context to ``tokens``, keeping the longest part it already holds, so that
     the logits of the last token are fresh."""
     held = llm.input_ids[: llm.n_tokens].tolist()
@@ -130,7 +130,7 @@ def greedy_completion(
     text = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pieces: list[str] = []
     try:
-        feed(llm, tokens)
+        _feed(llm, tokens)
         for _ in range(max_tokens):
             if stopped() or llm.n_tokens >= llm.n_ctx():
                 break

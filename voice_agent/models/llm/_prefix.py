@@ -1,4 +1,5 @@
-"""The system + tools prefix of a llama.cpp context, kept on disk so that a new process starts warm.
+"""The prompt prefix of a llama.cpp context (system text, tools block, shown exchange: what
+every prompt with one tool set begins with), kept on disk so that a new process starts warm.
 
 Why: reading the ~1,300-token tools block of a ten-tool pack takes 7-10 s on 2 cores, and every
 one-shot ``voice-agent run`` (a new process) paid it before the first word. The keys and values

@@ -35,9 +35,9 @@ from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
-from voice_agent.models.llm._decode import feed, greedy_completion
+from voice_agent.models.llm._decode import greedy_completion
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
-from voice_agent.models.protocols import UnderstandingRequest
+from voice_agent.models.protocols import TextModelCapabilities, UnderstandingRequest
 
 __all__ = [
     "DEFAULT_DEMONSTRATIONS",
@@ -121,12 +121,13 @@ class LlamaCppLLM:
         another_call_below: after a call, continue with another when the model gives ending
             its reply less than this probability (0 never continues; see
             ``_wants_another_call``).
-        persist_prefix: keep the evaluated system + tools prefix on disk, so the next process
+        persist_prefix: keep the evaluated prefix (:meth:`prefix`) on disk, so the next process
             starts warm (see :class:`PrefixStore`).
         prefix_dir: where those states go (default ``<cache>/llama-prefix``).
     """
 
     name = "llama.cpp"
+    capabilities = TextModelCapabilities(streaming=True)
 
     def __init__(
         self,
@@ -379,16 +380,9 @@ class LlamaCppLLM:
             self._run, self.prompt(request), request.tools, lambda _: None, request.tool_choice
         )
 
-    async def warm_up(
-        self, tools: Sequence[Mapping[str, Any]] = (), system: str | None = None
-    ) -> None:
-        """Load, compile the grammar and bring the system + tools prefix into the context now
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Load, compile the grammar and bring the prefix (:meth:`prefix`) into the context now
         (from disk when an earlier process saved it), so the first turn costs ~1 s, not ~10 s.
-
-        ``system``: the reply style the first turn most likely has (the agent's neutral one).
-        It is read after the prefix, in memory only (never saved with it): a first turn with
-        that style starts decoding at the user's words; another style costs only its own
-        tokens, as it would have anyway.
         """
 
         def run() -> None:
@@ -396,9 +390,6 @@ class LlamaCppLLM:
             self._grammar(tools)
             with self._busy:
                 self._hold_prefix(self.prefix(tools))
-                if system:
-                    opening = self.prompt(UnderstandingRequest(tools=tools, system=system))
-                    feed(self._llm, self._llm.tokenize(opening.encode(), False, True))
 
         await asyncio.to_thread(run)
 

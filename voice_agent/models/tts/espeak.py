@@ -102,6 +102,9 @@ class EspeakTTS:
         self.executable, self.voice = found, voice
         self.sample_rate = 22_050
 
+    async def warm_up(self) -> None:
+        """Nothing to load: the program starts per utterance in milliseconds."""
+
     def _arguments(self, instruction: TTSInstruction) -> list[str]:
         speed = round(_BASE_WPM * instruction.speed)
         pitch = max(0, min(99, round(_BASE_PITCH * instruction.pitch)))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from voice_agent.audio import AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
-from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction, load_voice
+from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
 
 __all__ = ["FallbackTTS"]
 
@@ -26,14 +26,14 @@ class FallbackTTS:
         self.name = f"{primary.name}|{fallback.name}"
         self.sample_rate = primary.sample_rate
 
-    def load(self) -> None:
-        """Load the primary voice now, so the first reply does not wait for it (~0.4 s for
-        Piper on 2 cores, measured in the one-shot ``voice-agent run``). A primary that cannot
-        load is left to :meth:`synthesize`, which falls back and says why."""
+    async def warm_up(self) -> None:
+        """Warm both voices; a primary that cannot load is logged (its turns will fall back,
+        which is what this wrapper is for), not raised."""
         try:
-            load_voice(self.primary)
-        except (ModelLoadError, OSError, RuntimeError) as e:
-            log.warning("tts.preload_failed", voice=self.primary.name, error=str(e)[:200])
+            await self.primary.warm_up()
+        except (ModelLoadError, AudioError, OSError, RuntimeError) as e:
+            log.warning("tts.warm_up_failed", primary=self.primary.name, error=str(e)[:200])
+        await self.fallback.warm_up()
 
     async def synthesize(
         self, text: str, instruction: TTSInstruction | None = None

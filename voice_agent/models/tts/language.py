@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 
 from voice_agent.log import get_logger
 from voice_agent.models._language import text_language
-from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction, load_voice
+from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
 
 __all__ = ["LanguageTTS"]
 
@@ -31,10 +32,9 @@ class LanguageTTS:
         self.name = "|".join([default.name, *(f"{k}:{v.name}" for k, v in self.voices.items())])
         self.sample_rate = default.sample_rate
 
-    def load(self) -> None:
-        """Load every voice now, so the first reply does not wait for its voice."""
-        for voice in (self.default, *self.voices.values()):
-            load_voice(voice)
+    async def warm_up(self) -> None:
+        """Warm every voice (any of them may speak the first reply)."""
+        await asyncio.gather(self.default.warm_up(), *(v.warm_up() for v in self.voices.values()))
 
     def voice_for(self, text: str) -> TextToSpeech:
         """The voice that speaks ``text``."""

