@@ -61,7 +61,7 @@ async def test_speech_suite_runs_on_real_synthesized_audio(bfcl_dir: Path, tmp_p
         augmentation=Augmentation(snr_db=15),
         show_progress=False,
     )
-    assert (summary.ran, summary.correct, summary.errors) == (8, 6, [])
+    assert (summary.ran, summary.correct, summary.errors) == (8, 6, {})
     for request in model.requests:
         assert request.text is None and request.audio is not None
         assert request.audio.sample_rate == 16_000 and request.audio.duration > 1.0
