@@ -461,6 +461,14 @@ def eval_run(
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
     concurrency: ConcurrencyOption = 1,
+    entry: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--entry",
+            help="Only these entry ids (repeatable), e.g. to re-run a report's flips after a "
+            "change; with --limit, among the first N.",
+        ),
+    ] = None,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -478,6 +486,8 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
+        if entry:
+            samples = _chosen_entries(samples, entry)
         speech: SpeechSource | None = None
         if SUITES[suite].modality == "speech" and audio_dir is not None:
             recordings = RecordedSpeech(audio_dir)
@@ -511,6 +521,21 @@ def eval_run(
     )
     console.print(f"report: {report}")
     raise typer.Exit(1 if summary.errors else 0)
+
+
+def _chosen_entries(samples: list[Any], ids: list[str]) -> list[Any]:
+    """The samples whose entry id is in ``ids``.
+
+    Raises:
+        ConfigError: an id that is not among the suite's (chosen) entries.
+    """
+    known = {s.id for s in samples}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ConfigError(
+            f"no entry {unknown[0]!r} in the chosen categories (and --limit) of the suite"
+        )
+    return [s for s in samples if s.id in set(ids)]
 
 
 @eval_app.command("sweep")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._cli import checkout_cli
 from voice_agent.evals import (
     Augmentation,
     SpeechCache,
@@ -171,3 +172,20 @@ def test_a_killed_run_resumes_and_loses_nothing(bfcl_dir: Path, tmp_path: Path) 
         1 for i in range(50) if i % 25 % 4 != 3
     )
     assert (out / "report.md").exists()
+
+
+def test_eval_run_on_chosen_entries(bfcl_dir: Path, tmp_path: Path) -> None:
+    script = tmp_path / "script.jsonl"
+    script.write_text("")
+    args = [
+        "eval", "run", "--suite", "bfcl", "--category", "simple_python", "--limit", "5",
+        "--model", f"scripted:{script}", "--data", str(bfcl_dir), "--out", str(tmp_path / "run"),
+        "--no-progress", "--entry", "simple_python_3", "--entry", "simple_python_1",
+    ]  # fmt: skip
+    done = checkout_cli(*args, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [r["id"] for r in read_results(tmp_path / "run" / "results.jsonl")]
+    assert ids == ["simple_python_1", "simple_python_3"]
+    beyond = checkout_cli(*args[:-1], "simple_python_7", cwd=tmp_path, timeout=300)
+    assert beyond.returncode == 2
+    assert "no entry 'simple_python_7' in the chosen categories" in beyond.stderr
