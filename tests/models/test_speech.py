@@ -104,6 +104,7 @@ async def test_fallback_voice_speaks_when_the_primary_cannot(
         ("x - 3, 2x - 1 and (a) - b", "x minus 3, 2x minus 1 and (a) minus b"),
         ("3x^2 + y^3 - z^4", "3x squared + y cubed minus z to the power of 4"),
         ("at -4 degrees", "at minus 4 degrees"),
+        ("scores {'math':90, \"art\": 75} at 7:30", "scores math 90, art 75 at 7:30"),
         # no minus, or not a variable a: as written
         ("from 2-5, COVID-19, call 555-1234", "from 2-5, COVID-19, call 555-1234"),
         ("Paris - the capital, a well-known e-mail", "Paris - the capital, a well-known e-mail"),
