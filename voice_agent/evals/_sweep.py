@@ -188,7 +188,7 @@ def plot_sweep(points: Sequence[SweepPoint], path: Path, title: str) -> Path:
         if axis == "snr":
             ax.invert_xaxis()  # left to right: cleaner to noisier
         ax.set_xlabel(xlabel)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 105)  # a line at 100 % (typed, often) would hide under the frame
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("accuracy (%)")
