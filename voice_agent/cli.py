@@ -223,6 +223,16 @@ SenseVoiceOption = Annotated[
         "(instead of Whisper and the prosody estimator); cpu-default or remote:URL.",
     ),
 ]
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        min=1,
+        help="Samples in flight at once: pays with --model remote:URL against a server that "
+        "batches requests (vLLM; llama.cpp's llama-server --parallel N). Still resumable, one "
+        "line per sample (in the order they finish).",
+    ),
+]
 AsrBiasOption = Annotated[
     bool,
     typer.Option(
@@ -413,7 +423,8 @@ def eval_run(
         str,
         typer.Option(
             "--model",
-            help="Model profile: cpu-default, or scripted:FILE to replay recorded "
+            help="Model profile: cpu-default, remote:URL (an OpenAI-compatible server, e.g. "
+            "http://127.0.0.1:8000/v1), or scripted:FILE to replay recorded "
             'outputs (one {"id": ..., "output": ...} per line).',
         ),
     ],
@@ -460,6 +471,15 @@ def eval_run(
             "nothing run) instead of asking the model directly.",
         ),
     ] = False,
+    concurrency: ConcurrencyOption = 1,
+    entry: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--entry",
+            help="Only these entry ids (repeatable), e.g. to re-run a report's flips after a "
+            "change; with --limit, among the first N.",
+        ),
+    ] = None,
 ) -> None:
     """Run a model over a suite (resumable), then write the report into the run folder."""
     from voice_agent.evals import (
@@ -477,6 +497,8 @@ def eval_run(
         samples = load_suite(
             suite, data=data, categories=tuple(category or ()) or None, limit=limit
         )
+        if entry:
+            samples = _chosen_entries(samples, entry)
         speech: SpeechSource | None = None
         if SUITES[suite].modality == "speech" and audio_dir is not None:
             recordings = RecordedSpeech(audio_dir)
@@ -496,6 +518,7 @@ def eval_run(
                 speech=speech,
                 augmentation=Augmentation(snr_db=snr, speed=speed),
                 asr_bias=asr_bias,
+                concurrency=concurrency,
                 show_progress=progress,
                 through_agent=through_agent,
             )
@@ -512,11 +535,26 @@ def eval_run(
     raise typer.Exit(1 if summary.errors else 0)
 
 
+def _chosen_entries(samples: list[Any], ids: list[str]) -> list[Any]:
+    """The samples whose entry id is in ``ids``.
+
+    Raises:
+        ConfigError: an id that is not among the suite's (chosen) entries.
+    """
+    known = {s.id for s in samples}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ConfigError(
+            f"no entry {unknown[0]!r} in the chosen categories (and --limit) of the suite"
+        )
+    return [s for s in samples if s.id in set(ids)]
+
+
 @eval_app.command("sweep")
 def eval_sweep(
     model: Annotated[
         str,
-        typer.Option("--model", help="cpu-default, or scripted:FILE as for `eval run`."),
+        typer.Option("--model", help="cpu-default, remote:URL or scripted:FILE as for `eval run`."),
     ],
     suite: Annotated[
         str, typer.Option("--suite", help="A spoken suite, e.g. speech-bfcl-single.")
@@ -541,11 +579,13 @@ def eval_sweep(
     progress: Annotated[bool, typer.Option(help="Show the progress bars.")] = True,
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
+    concurrency: ConcurrencyOption = 1,
 ) -> None:
     """Accuracy of a spoken suite against noise (SNR) and speed, typed as the reference line:
-    one run folder per condition (resumable), a table, sweep.md and sweep.png."""
-    from rich.table import Table
+    one run folder per condition (resumable), a table, sweep.md and sweep.png.
 
+    Exits 1 when a condition's model calls failed (after the table of what did run; a
+    condition where every call failed ends the sweep), 2 on bad options or data."""
     from voice_agent.evals import SpeechCache
     from voice_agent.evals._sweep import run_sweep, write_sweep_report
 
@@ -566,14 +606,27 @@ def eval_sweep(
                 categories=tuple(category or ()) or None,
                 limit=limit,
                 asr_bias=asr_bias,
+                concurrency=concurrency,
                 show_progress=progress,
             )
         )
         name = understanding.name
-        report = write_sweep_report(points, out, f"{suite} robustness ({name})")
+        failed = [p for p in points if p.failed]
+        report = None if failed else write_sweep_report(points, out, f"{suite} robustness ({name})")
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None
+    _print_sweep(suite, points)
+    if failed:
+        _print_sweep_failures(failed, points, model)
+        raise typer.Exit(1)
+    console.print(f"report: {report} · plot: {out / 'sweep.png'}")
+
+
+def _print_sweep(suite: str, points: list[Any]) -> None:
+    """The sweep's table on the console: one row per condition run."""
+    from rich.table import Table
+
     typed = points[0]
     table = Table(title=f"{suite}: accuracy by condition")
     for column in ("condition", "n", "accuracy", "vs typed", "WER"):
@@ -587,7 +640,25 @@ def eval_sweep(
             "–" if p.wer is None else f"{100 * p.wer:.1f}%",
         )
     console.print(table)
-    console.print(f"report: {report} · plot: {out / 'sweep.png'}")
+
+
+def _print_sweep_failures(failed: list[Any], points: list[Any], model: str) -> None:
+    """Why the sweep exits 1: per failed condition how many calls failed and the first reason;
+    no report or plot is written over incomplete conditions."""
+    for p in failed:
+        first = next(iter(p.failed.values()))
+        err.print(
+            f"[red]error:[/red] condition {p.label}: {len(p.failed)} of "
+            f"{len(p.failed) + p.n} samples failed in --model {model} ({first})",
+            soft_wrap=True,
+        )
+    last = points[-1]
+    if last.failed and last.n == 0:
+        err.print(
+            f"the sweep stopped after {last.label}: every model call failed there",
+            soft_wrap=True,
+        )
+    err.print("no sweep.md or sweep.png written; rerun to retry (done samples are kept)")
 
 
 @eval_app.command("report")

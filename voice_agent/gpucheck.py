@@ -238,7 +238,7 @@ async def _bfcl(understanding: Any, chosen: list[Any], out: Path, advance: Advan
     folder = out / "bfcl"
     shutil.rmtree(folder, ignore_errors=True)  # a check runs afresh, never resumes
     speech = SpeechCache(PiperTTS(), cache_dir() / "gpucheck-speech")
-    correct, failed = 0, []
+    correct, failed = 0, list[str]()
     for sample in chosen:
         summary = await run_samples(
             [sample], understanding, folder, speech=speech, show_progress=False

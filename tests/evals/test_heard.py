@@ -34,9 +34,11 @@ def test_words_are_compared_normalised() -> None:
     ]  # fmt: skip
     assert normalize_words("one hundred and five, two thousand") == ["105", "2000"]
     assert normalize_words("one two three") == ["1", "2", "3"]
-    assert normalize_words("y=x^2, a 6cm side") == normalize_words("y equals x2, a 6 cm side")
-    assert normalize_words("3x^2 + 2x - 1, -25, m-s") == normalize_words(
-        "3 x 2 plus 2 x minus 1 minus 25 m s"
+    assert normalize_words("y=x^2, a 6cm side") == normalize_words(
+        "y equals x squared, a 6 cm side"
+    )  # the voices say x^2 as "x squared" (english_for_espeak)
+    assert normalize_words("3x^2 + 2x - 1, -25, m-s, z^3, 2^10") == normalize_words(
+        "3 x squared plus 2 x minus 1 minus 25 m s z cubed 2 to the power of 10"
     )
 
 

@@ -41,7 +41,7 @@ async def test_the_model_hears_the_recordings(tmp_path: Path, acebench_dir: Path
     summary = await run_samples(
         samples, model, tmp_path / "run", speech=recordings, show_progress=False
     )
-    assert (summary.ran, summary.errors, recordings.read) == (3, [], 3)
+    assert (summary.ran, summary.errors, recordings.read) == (3, {}, 3)
     for sample_id, request in zip(ids, model.requests, strict=True):
         assert request.audio is not None and request.text is None
         assert request.audio.sample_rate == 16_000 and request.audio.duration > 1.0

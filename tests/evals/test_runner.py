@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._cli import checkout_cli
 from voice_agent.evals import (
     Augmentation,
     SpeechCache,
@@ -61,7 +62,7 @@ async def test_speech_suite_runs_on_real_synthesized_audio(bfcl_dir: Path, tmp_p
         augmentation=Augmentation(snr_db=15),
         show_progress=False,
     )
-    assert (summary.ran, summary.correct, summary.errors) == (8, 6, [])
+    assert (summary.ran, summary.correct, summary.errors) == (8, 6, {})
     for request in model.requests:
         assert request.text is None and request.audio is not None
         assert request.audio.sample_rate == 16_000 and request.audio.duration > 1.0
@@ -194,3 +195,20 @@ async def test_samples_run_through_the_agent_score_as_asked_directly(
     assert {r["path"] for r in turned} == {"agent"} and {r["path"] for r in asked} == {"understand"}
     assert all(r.system is None for r in agent.requests), "no reply style when scoring"
     assert [r["output"] for r in turned] == [script[s.id] for s in samples]
+
+
+def test_eval_run_on_chosen_entries(bfcl_dir: Path, tmp_path: Path) -> None:
+    script = tmp_path / "script.jsonl"
+    script.write_text("")
+    args = [
+        "eval", "run", "--suite", "bfcl", "--category", "simple_python", "--limit", "5",
+        "--model", f"scripted:{script}", "--data", str(bfcl_dir), "--out", str(tmp_path / "run"),
+        "--no-progress", "--entry", "simple_python_3", "--entry", "simple_python_1",
+    ]  # fmt: skip
+    done = checkout_cli(*args, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [r["id"] for r in read_results(tmp_path / "run" / "results.jsonl")]
+    assert ids == ["simple_python_1", "simple_python_3"]
+    beyond = checkout_cli(*args[:-1], "simple_python_7", cwd=tmp_path, timeout=300)
+    assert beyond.returncode == 2
+    assert "no entry 'simple_python_7' in the chosen categories" in beyond.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests._cli import checkout_cli
+from tests._llama import free_port
 from tests.evals.test_runner import gold_script
 from voice_agent.errors import ConfigError
 from voice_agent.evals import Augmentation
@@ -51,3 +52,20 @@ def test_sweep_cli_on_a_tiny_run(bfcl_dir: Path, tmp_path: Path) -> None:
     again = checkout_cli(*args, cwd=tmp_path, timeout=300)  # resumes: nothing is run twice
     assert again.returncode == 0, again.stderr
     assert len((out / "snr5" / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_sweep_whose_model_fails_exits_non_zero(bfcl_dir: Path, tmp_path: Path) -> None:
+    dead = f"remote:http://127.0.0.1:{free_port()}/v1"  # nothing listens: every call fails
+    out = tmp_path / "sweep"
+    args = [
+        "eval", "sweep", "--model", dead, "--limit", "1", "--data", str(bfcl_dir),
+        "--out", str(out), "--voice", "espeak", "--snr", "20", "--no-progress",
+    ]  # fmt: skip
+    done = checkout_cli(*args, cwd=tmp_path, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"condition typed: 2 of 2 samples failed in --model {dead} (BackendError:" in message
+    assert "ConnectError" in message
+    assert "the sweep stopped after typed: every model call failed there" in message
+    assert "no sweep.md or sweep.png written" in message
+    assert not (out / "sweep.png").exists() and not (out / "clean").exists()

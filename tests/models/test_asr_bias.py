@@ -7,18 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faster_whisper.transcribe import Segment
 
 from voice_agent.agent import VoiceAgent
-from voice_agent.audio import Audio
+from voice_agent.audio import Audio, load_audio
+from voice_agent.evals.bfcl import load_category
 from voice_agent.models import TextModelCapabilities, UnderstandingRequest
 from voice_agent.models.asr import WhisperASR
-from voice_agent.models.asr.whisper import MAX_HINT_TOKENS
+from voice_agent.models.asr.whisper import MAX_HINT_TOKENS, _not_speech
 from voice_agent.models.cascade import CascadeUnderstanding
 from voice_agent.models.profiles import Profile
 from voice_agent.models.tts import EspeakTTS
-from voice_agent.tools import ToolRegistry
+from voice_agent.tools import ToolRegistry, normalize_bfcl_schema, tool_vocabulary
 
 HOME = Path(__file__).resolve().parents[2] / "examples" / "home" / "tools.py"
+SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech"
 HARD = "Set the bedroom thermostat to twenty one degrees"
 """Misheard by tiny.en in espeak-ng's en-us+f3 voice: "Set the bedroom for a step to 21 degrees"."""
 
@@ -90,3 +93,31 @@ async def test_the_agent_biases_its_recognizer_unless_told_not_to(
     agent = VoiceAgent(tools=home(), profile=profile, speak=False, asr_bias=bias)
     result = await agent.turn(await spoken(HARD))
     assert ("thermostat" in result.transcript.lower()) is bias
+
+
+@pytest.mark.slow
+async def test_a_sentence_made_up_after_the_speech_is_dropped(
+    whisper: WhisperASR, bfcl_dir: Path
+) -> None:
+    audio = load_audio(SPEECH / "capital_of_brazil.wav")  # BFCL multiple_2, spoken by Piper
+    [entry] = [e for e in load_category("multiple", bfcl_dir) if e.id == "multiple_2"]
+    hints = tool_vocabulary(
+        [
+            {"name": f["name"], "parameters": normalize_bfcl_schema(f["parameters"])}
+            for f in entry.functions
+        ]
+    )
+    assert whisper.hint_prompt(hints).startswith("Country info largest city")
+    transcript = await whisper.transcribe(audio, hints)
+    assert transcript.text == "What is the capital of Brazil?"  # was "… So, we're going to go
+    # to the next one." (9 words in the last 0.22 s)
+
+
+def test_too_fast_to_be_said_is_not_speech() -> None:
+    def segment(text: str, start: float, end: float, no_speech: float = 0.1) -> Segment:
+        return Segment(0, 0, start, end, text, [], -0.5, 1.0, no_speech, None, 0.0)
+
+    assert _not_speech(segment(" So, we're going to go to the next one.", 1.76, 1.98))
+    assert _not_speech(segment(" Thank you.", 0.0, 1.0, no_speech=0.8))
+    assert not _not_speech(segment(" What is the capital of Brazil?", 0.0, 1.76))
+    assert not _not_speech(segment(" Yes.", 1.0, 1.05))  # one word: no rate to judge

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
+from tests._llama import free_port, llama_server
 from voice_agent import BackendError, ToolRegistry, tool
 from voice_agent.models import UnderstandingRequest
-from voice_agent.models.llm import QWEN_CODER_05B
 from voice_agent.models.profiles import load_profile
 from voice_agent.models.remote import OpenAICompatibleLLM
 from voice_agent.models.tts import PiperTTS
@@ -27,54 +22,10 @@ def set_light(room: str, on: bool) -> str:
     return room
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(QWEN_CODER_05B.assemble()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                pytest.fail("llama.cpp's server exited at start")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("llama.cpp's server did not answer within 120 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:  # uvicorn waits for open connections to drain
-        proc.kill()
-        proc.wait()
+    with llama_server() as url:
+        yield url
 
 
 async def test_tool_call_and_streaming(server: str) -> None:

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from voice_agent.audio import Audio, AudioError
+from voice_agent.evals import normalize_words
 from voice_agent.models import TTSInstruction
 from voice_agent.models.asr import WhisperASR
 from voice_agent.models.tts import EspeakTTS, PiperTTS
+from voice_agent.models.tts.espeak import english_for_espeak
 
 
 async def speak(tts: PiperTTS | EspeakTTS, text: str, **instruction: float) -> Audio:
@@ -92,3 +94,31 @@ async def test_fallback_voice_speaks_when_the_primary_cannot(
     chunks = [c async for c in voice.synthesize("Hello there.")]
     assert chunks and chunks[0].audio.duration > 0.3
     assert chunks[0].audio.sample_rate == espeak.sample_rate
+
+
+@pytest.mark.parametrize(
+    ("written", "given"),
+    [
+        ("coefficients a=1, b=-3, c=2.", "coefficients [['eI]]=1, b=minus 3, c=2."),
+        ("a = 3, b = -11, and c = -4", "[['eI]] = 3, b = minus 11, and c = minus 4"),
+        ("x - 3, 2x - 1 and (a) - b", "x minus 3, 2x minus 1 and (a) minus b"),
+        ("3x^2 + y^3 - z^4", "3x squared + y cubed minus z to the power of 4"),
+        ("at -4 degrees", "at minus 4 degrees"),
+        ("scores {'math':90, \"art\": 75} at 7:30", "scores math 90, art 75 at 7:30"),
+        # no minus, or not a variable a: as written
+        ("from 2-5, COVID-19, call 555-1234", "from 2-5, COVID-19, call 555-1234"),
+        ("Paris - the capital, a well-known e-mail", "Paris - the capital, a well-known e-mail"),
+    ],
+)
+def test_english_for_espeak_says_minus_powers_and_the_letter_a(written: str, given: str) -> None:
+    assert english_for_espeak(written) == given
+
+
+@pytest.mark.slow
+async def test_piper_says_the_minus_and_the_variable_a(
+    piper: PiperTTS, whisper: WhisperASR
+) -> None:
+    query = "Find the roots of a quadratic equation with coefficients a=1, b=-3, c=2."
+    heard = " ".join(normalize_words((await whisper.transcribe(await speak(piper, query))).text))
+    # was "it equals 1, b equals 3"; Piper's sampled durations sometimes make the b an "e"
+    assert "a equals 1" in heard and "equals minus 3" in heard, heard

@@ -11,13 +11,14 @@ known, so a killed run resumes where it stopped and loses nothing already done.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.progress import (
     BarColumn,
@@ -98,8 +99,9 @@ class RunSummary:
     """Samples found already done (resumed)."""
     ran: int = 0
     correct: int = 0
-    errors: list[str] = field(default_factory=list)
-    """Samples whose model call failed; they are not written, so a rerun retries them."""
+    errors: dict[str, str] = field(default_factory=dict)
+    """Samples whose model call failed (key → the exception, as ``Type: message``); they are
+    not written, so a rerun retries them."""
 
 
 async def run_samples(
@@ -110,6 +112,7 @@ async def run_samples(
     speech: SpeechSource | None = None,
     augmentation: Augmentation | None = None,
     asr_bias: bool = True,
+    concurrency: int = 1,
     show_progress: bool = True,
     through_agent: bool = False,
 ) -> RunSummary:
@@ -120,10 +123,17 @@ async def run_samples(
             agent does for its registered tools (:func:`voice_agent.tools.tool_vocabulary`).
         through_agent: run each sample as an agent turn in scoring mode (``model`` must then
             be a :class:`~voice_agent.models.ConversationalModel`), not through ``understand``.
+        concurrency: samples in flight at once. Pays against a model server that answers
+            several requests together (vLLM, llama.cpp's server with parallel slots); an
+            embedded model answers one at a time whatever this says. Lines are written in the
+            order samples finish, each whole, so a resumed run reads them the same way.
 
     Raises:
-        ConfigError: a speech sample and no ``speech`` source (a voice's cache or recordings).
+        ConfigError: a speech sample and no ``speech`` source (a voice's cache or recordings),
+            or a concurrency below 1.
     """
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
     path, done = _open_results(out_dir)
     todo = [s for s in samples if s.key not in done]
     summary = RunSummary(results_path=path, done_before=len(done))
@@ -140,21 +150,46 @@ async def run_samples(
     )
     with progress, path.open("a", encoding="utf-8") as results:
         task = progress.add_task(f"{len(todo)} to run", total=len(todo), accuracy="–")
-        for sample in todo:
-            record = await _run_one(
-                sample, model, speech, augmentation, asr_bias=asr_bias, agent=through_agent
-            )
-            if record is None:
-                summary.errors.append(sample.key)
-            else:
-                results.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                results.flush()
-                os.fsync(results.fileno())
-                summary.ran += 1
-                summary.correct += bool(record["valid"])
-            accuracy = f"{summary.correct / summary.ran:.1%}" if summary.ran else "–"
-            progress.update(task, advance=1, accuracy=accuracy)
+        pending = iter(todo)
+
+        async def worker() -> None:
+            for sample in pending:  # one iterator shared by the workers: each sample once
+                record = await _run_one(
+                    sample, model, speech, augmentation, asr_bias=asr_bias, agent=through_agent
+                )
+                _record(results, summary, sample, record)
+                accuracy = f"{summary.correct / summary.ran:.1%}" if summary.ran else "–"
+                progress.update(task, advance=1, accuracy=accuracy)
+
+        await _in_parallel(worker, min(concurrency, len(todo)))
     return summary
+
+
+async def _in_parallel(worker: Callable[[], Coroutine[Any, Any, None]], count: int) -> None:
+    """Run ``count`` copies of ``worker``; the first failure stops the others and is raised as
+    itself (not wrapped in an ExceptionGroup), so callers catch a ConfigError as before."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(count):
+                group.create_task(worker())
+    except ExceptionGroup as e:
+        raise e.exceptions[0] from None
+
+
+def _record(
+    results: TextIO, summary: RunSummary, sample: Sample, record: dict[str, Any] | str
+) -> None:
+    """Append one sample's line (or, for a failed model call, its reason to the summary). One
+    ``write`` of a whole line with no ``await`` before the flush, so concurrent samples never
+    interleave inside a line."""
+    if isinstance(record, str):
+        summary.errors[sample.key] = record
+        return
+    results.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    results.flush()
+    os.fsync(results.fileno())
+    summary.ran += 1
+    summary.correct += bool(record["valid"])
 
 
 def _open_results(out_dir: Path) -> tuple[Path, set[str]]:
@@ -172,7 +207,8 @@ async def _run_one(
     *,
     asr_bias: bool,
     agent: bool = False,
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | str:
+    """The sample's result line, or why the model call failed."""
     tools = [
         {
             "name": f.get("name"),
@@ -207,7 +243,7 @@ async def _run_one(
         )
     except Exception as e:
         log.exception("eval.model_failed", sample=sample.key, error=type(e).__name__)
-        return None
+        return f"{type(e).__name__}: {e}"
     timings["model_ms"] = (time.perf_counter() - start) * 1000
     decoded, verdict = score_output(sample, understanding.output)
     spoken = sample.modality == "speech"

@@ -5,6 +5,7 @@ an SNR, speed) the same way on every run."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -85,9 +86,11 @@ class SpeechCache:
         chunks = [chunk.audio async for chunk in self.tts.synthesize(text)]
         samples = [c.resampled(16_000).samples for c in chunks]
         audio = Audio(samples=np.concatenate(samples).astype(np.float32), sample_rate=16_000)
-        partial = path.with_suffix(".part")
+        # A name of its own: two samples in flight with the same text each write their own
+        # file, and the rename is atomic, so a killed run never leaves half a WAV behind.
+        partial = path.with_suffix(f".{uuid.uuid4().hex[:8]}.part")
         audio.save(partial)
-        partial.replace(path)  # atomic: a killed run never leaves half a WAV behind
+        partial.replace(path)
         self.synthesized += 1
         return audio
 

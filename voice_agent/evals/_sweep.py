@@ -9,12 +9,12 @@ report; the sweep adds one table and one PNG over them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from voice_agent.errors import ConfigError
 from voice_agent.evals._flips import heard_rows
-from voice_agent.evals._runner import read_results, run_samples
+from voice_agent.evals._runner import RunSummary, read_results, run_samples
 from voice_agent.evals._samples import SUITES, Sample, load_suite
 from voice_agent.evals._speech import Augmentation, SpeechCache
 from voice_agent.models import UnderstandingModel
@@ -44,6 +44,9 @@ class SweepPoint:
     correct: int
     wer: float | None
     """Pooled word error rate of the spoken samples (None: typed, or no transcripts)."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Samples of this condition whose model call failed in this sweep (key → why); not in
+    ``n``, retried by a rerun."""
 
     @property
     def accuracy(self) -> float:
@@ -85,9 +88,14 @@ async def run_sweep(
     categories: tuple[str, ...] | None = None,
     limit: int | None = None,
     asr_bias: bool = True,
+    concurrency: int = 1,
     show_progress: bool = True,
 ) -> list[SweepPoint]:
     """Run the typed reference and every condition (each resumable), return their accuracy.
+
+    A condition in which every model call failed (a model that cannot answer: a dead server, a
+    wrong URL) ends the sweep there; its point, with ``failed`` filled in, is the last one
+    returned, since the next conditions would only fail the same way.
 
     Raises:
         ConfigError: not a spoken suite, or bad data (from :func:`load_suite`).
@@ -96,17 +104,22 @@ async def run_sweep(
     categories = categories or SUITES[suite].categories  # the typed suite may have more
     typed = load_suite(reference, data=data, categories=categories, limit=limit)
     spoken = load_suite(suite, data=data, categories=categories, limit=limit)
-    await run_samples(typed, model, out_dir / "typed", show_progress=show_progress)
-    points = [_point(out_dir / "typed", typed, "typed", None, "typed")]
+    summary = await run_samples(
+        typed, model, out_dir / "typed", concurrency=concurrency, show_progress=show_progress
+    )
+    points = [_point(out_dir / "typed", typed, "typed", None, "typed", summary.errors)]
     for augmentation in sweep_conditions(snrs, speeds):
+        if _hopeless(summary):
+            break
         folder = out_dir / augmentation.label
-        await run_samples(
+        summary = await run_samples(
             spoken,
             model,
             folder,
             speech=speech,
             augmentation=augmentation,
             asr_bias=asr_bias,
+            concurrency=concurrency,
             show_progress=show_progress,
         )
         axis, value = (
@@ -116,12 +129,22 @@ async def run_sweep(
             if augmentation.speed is not None
             else ("clean", None)
         )
-        points.append(_point(folder, spoken, axis, value, augmentation.label))
+        points.append(_point(folder, spoken, axis, value, augmentation.label, summary.errors))
     return points
 
 
+def _hopeless(summary: RunSummary) -> bool:
+    """Every model call of a condition failed: the model cannot answer at all."""
+    return bool(summary.errors) and summary.ran == 0
+
+
 def _point(
-    folder: Path, samples: Sequence[Sample], axis: str, value: float | None, label: str
+    folder: Path,
+    samples: Sequence[Sample],
+    axis: str,
+    value: float | None,
+    label: str,
+    failed: dict[str, str],
 ) -> SweepPoint:
     """The condition's accuracy over exactly ``samples`` (a folder may hold more)."""
     keys = {s.key for s in samples}
@@ -138,6 +161,7 @@ def _point(
         n=len(records),
         correct=sum(bool(r["valid"]) for r in records),
         wer=errors / words if heard and words else None,
+        failed=dict(failed),
     )
 
 
@@ -164,7 +188,7 @@ def plot_sweep(points: Sequence[SweepPoint], path: Path, title: str) -> Path:
         if axis == "snr":
             ax.invert_xaxis()  # left to right: cleaner to noisier
         ax.set_xlabel(xlabel)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 105)  # a line at 100 % (typed, often) would hide under the frame
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("accuracy (%)")

@@ -100,6 +100,8 @@ def normalize_words(text: str) -> list[str]:
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 → 1000
     text = re.sub(r"(\d)(am|pm)\b", r"\1 \2", text)
     text = text.replace("=", " equals ").replace("+", " plus ")  # "a=1" is said "a equals 1"
+    text = re.sub(r"\^2\b", " squared", re.sub(r"\^3\b", " cubed", text))  # x^2: x squared
+    text = re.sub(r"\^(?=\d)", " to the power of ", text)
     text = re.sub(r"(?:^|(?<=\s))-(?=\s*\d|\s)", " minus ", text)  # "2x - 1", "-25"; not "m-s"
     text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)  # x2, 6cm: as x 2, 6 cm
     words = (w.strip("'") for w in _TOKEN.findall(text.replace(":", " ")))

@@ -95,6 +95,25 @@ context; faster-whisper keeps the first ``448 // 2 - 1`` tokens of ``hotwords``.
 phrase boundary ourselves, counted with the model's own tokenizer, so no phrase is cut."""
 
 
+MAX_WORDS_PER_SECOND = 10.0
+"""Faster than anyone speaks (conversational English is 2-4 words a second)."""
+
+
+def _not_speech(segment: Any) -> bool:
+    """A segment Whisper wrote that nobody said.
+
+    - its filler on noise or silence (". . .", "Thank you."): probably not speech, or no word;
+    - a sentence squeezed into the last fraction of a second: biased with hints, tiny.en
+      ended clean Piper speech with "So, we're going to go to the next one." (9 words in
+      0.22 s, BFCL multiple_2) or "And then we'll see you next time." (7 in 0.16 s). Words
+      faster than :data:`MAX_WORDS_PER_SECOND` cannot have been spoken.
+    """
+    if segment.no_speech_prob > 0.6 or not any(c.isalnum() for c in segment.text):
+        return True
+    words = len(segment.text.split())
+    return words >= 3 and words / max(segment.end - segment.start, 0.01) > MAX_WORDS_PER_SECOND
+
+
 class WhisperASR:
     """Speech to text with word timings (and the detected language).
 
@@ -227,8 +246,8 @@ class WhisperASR:
         words: list[Word] = []
         texts: list[str] = []
         for segment in segments:
-            if segment.no_speech_prob > 0.6 or not any(c.isalnum() for c in segment.text):
-                continue  # Whisper's filler on noise (". . .", "Thank you.") is not speech
+            if _not_speech(segment):
+                continue
             texts.append(segment.text.strip())
             for w in segment.words or []:
                 words.append(

@@ -23,7 +23,7 @@ from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
 
-__all__ = ["MANDARIN_PINYIN", "EspeakTTS", "pinyin", "run_espeak"]
+__all__ = ["MANDARIN_PINYIN", "EspeakTTS", "english_for_espeak", "pinyin", "run_espeak"]
 
 log = get_logger(__name__)
 
@@ -37,6 +37,43 @@ pinyin made from the text's characters."""
 
 _FULL_WIDTH = str.maketrans("，。！？、；：", ",.!?,;:")
 """Chinese punctuation as espeak-ng's pauses."""
+
+
+_UNARY_MINUS = re.compile(r"(?<![\w.:)\]-])-(?=\d)")
+"""A minus sign on a number: ``=-3``, ``(-3``, ``-3`` after a space; not a range ``2-5``, a
+code ``COVID-19``, a phone number ``555-1234``."""
+_BINARY_MINUS = re.compile(r"(?<=[\d)]|(?<![A-Za-z])[A-Za-z]) - (?=\d|[A-Za-z](?![A-Za-z])|\()")
+"""A spaced minus between operands (``x - 3``, ``2x - 1``, ``(a) - b``); a dash in prose
+(``Paris - the capital``) has a word on its right and is left alone."""
+_POWER = re.compile(r"(?<=[\w)])\^(\d+)\b")
+"""An exponent (``x^2``), which espeak-ng skips ("x two")."""
+_POWER_WORDS = {"2": "squared", "3": "cubed"}
+_KEY_COLON = re.compile(r"""["']([\w ]+)["']\s*:\s*|(?<=[A-Za-z]):(?=\d)""")
+"""A key and its colon in a mapping written out (``{'math':90}``), which espeak-ng reads as
+"math colon ninety"; said as "math 90"."""
+_BRACKETS = re.compile(r"[{}\[\]]")
+"""Brackets of a literal, not said (and ``[[`` would open espeak-ng's phoneme input)."""
+_VARIABLE_A = re.compile(r"\b[aA](?=\s*=)")
+"""The variable ``a`` of ``a=1``, which espeak-ng reads as the article (a schwa) otherwise."""
+
+
+def english_for_espeak(text: str) -> str:
+    """English text as espeak-ng should be given it so that it says what is written.
+
+    Measured with espeak-ng 1.51 (``-x``): it says nothing for the minus of ``b=-3`` or
+    ``x - 3`` ("b equals three"), and reads the ``a`` of ``a=1`` as the article; Whisper then
+    heard "b equals 3" and "it equals 1", and the model called with the wrong sign (BFCL
+    ``simple_python_3``, ``_5``); ``x^2`` it reads "x two", ``{'math':90}`` "math colon
+    ninety" (the model then made "colon" a key, ``multiple_9``). So a minus and a power become
+    words, a mapping's keys are said without their quotes, colons and brackets, and that ``a``
+    the letter's name in espeak-ng's phoneme brackets. Everything else is left
+    to espeak-ng, which reads digits, units and punctuation itself.
+    """
+    text = _BRACKETS.sub("", _KEY_COLON.sub(lambda m: f"{m[1]} " if m[1] else " ", text))
+    text = _UNARY_MINUS.sub("minus ", text)
+    text = _BINARY_MINUS.sub(" minus ", text)  # before the powers: "x^2 - 1" ends in a digit
+    text = _POWER.sub(lambda m: " " + _POWER_WORDS.get(m[1], f"to the power of {m[1]}"), text)
+    return _VARIABLE_A.sub("[['eI]]", text)
 
 
 def pinyin(text: str) -> str:
@@ -126,6 +163,8 @@ class EspeakTTS:
         args = self._arguments(instruction or TTSInstruction())
         if self.voice == MANDARIN_PINYIN:
             text = pinyin(text)
+        elif self.voice.startswith("en"):
+            text = english_for_espeak(text)
         wav = await run_espeak(self.executable, [*args, "--stdout"], text)
         return load_audio(wav, rate=self.sample_rate)
 

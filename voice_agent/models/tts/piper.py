@@ -26,7 +26,7 @@ from voice_agent.log import get_logger
 from voice_agent.models._text import sentences
 from voice_agent.models._weights import PackagedFile, packaged_path
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
-from voice_agent.models.tts.espeak import run_espeak
+from voice_agent.models.tts.espeak import english_for_espeak, run_espeak
 
 __all__ = ["JOE_MEDIUM", "PiperTTS"]
 
@@ -100,7 +100,8 @@ class PiperTTS:
 
     async def phonemes(self, text: str) -> str:
         """IPA phonemes for ``text`` with its clause punctuation put back."""
-        out = await run_espeak(self.espeak, ["-q", "--ipa", "-v", self.espeak_voice], text)
+        said = english_for_espeak(text) if self.espeak_voice.startswith("en") else text
+        out = await run_espeak(self.espeak, ["-q", "--ipa", "-v", self.espeak_voice], said)
         clauses = [line.strip() for line in out.decode().splitlines() if line.strip()]
         marks = _CLAUSE_MARKS.findall(text)
         return " ".join(c + (marks[i] if i < len(marks) else "") for i, c in enumerate(clauses))
