@@ -4,6 +4,8 @@ from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import (
     EMOTIONS,
     AudioChunk,
+    AudioEvent,
+    AudioEventDetector,
     ConversationalModel,
     Emotion,
     EmotionEstimate,
@@ -24,6 +26,8 @@ from voice_agent.models.protocols import (
 __all__ = [
     "EMOTIONS",
     "AudioChunk",
+    "AudioEvent",
+    "AudioEventDetector",
     "ConversationalModel",
     "Emotion",
     "EmotionEstimate",
