@@ -44,7 +44,9 @@ def chord(seconds: float = 4.0) -> Audio:
     """C major, each note with four overtones, struck every half second."""
     t = _time(seconds)
     notes = sum(
-        0.5**k * np.sin(2 * np.pi * f * (k + 1) * t) for f in (261.6, 329.6, 392.0) for k in range(5)
+        0.5**k * np.sin(2 * np.pi * f * (k + 1) * t)
+        for f in (261.6, 329.6, 392.0)
+        for k in range(5)
     )
     return _audio(0.15 * notes * np.exp(-3 * (t % 0.5)))
 
@@ -104,7 +106,10 @@ def test_it_is_an_audio_event_detector(yamnet: YamnetEvents) -> None:
         (lambda: _audio(0.5 * np.sin(2 * np.pi * 1000 * _time(3))), "beep_bleep"),
         (chord, "music"),
         (lambda: _audio(np.zeros(2 * RATE)), "silence"),
-        (lambda: espeak("Turn on the kitchen lights, and tell me the weather for tomorrow."), "speech"),
+        (
+            lambda: espeak("Turn on the kitchen lights, and tell me the weather for tomorrow."),
+            "speech",
+        ),
     ],
 )
 async def test_made_sounds_are_heard_as_what_they_are(

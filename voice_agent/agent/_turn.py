@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from voice_agent.agent._events import (
+    AudioEventsEvent,
     AudioWarningEvent,
     Confirmation,
     EmotionEvent,
@@ -137,7 +138,9 @@ class TurnRun:
         self.emit(TranscriptEvent(text=perception.transcript))
         if emotion is not None:
             self.emit(EmotionEvent(emotion=emotion))
-        style, decision = policy.decide(emotion)
+        if perception.events is not None:
+            self.emit(AudioEventsEvent(events=perception.events))
+        style, decision = policy.decide(emotion, perception.events or ())
         self.emit(decision)
         return style
 

