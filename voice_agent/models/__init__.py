@@ -1,5 +1,6 @@
 """Model roles (protocols) and backends. Depends on ``audio`` only."""
 
+from voice_agent.models._language import text_language
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import (
     EMOTIONS,
@@ -44,4 +45,5 @@ __all__ = [
     "UnderstandingRequest",
     "Word",
     "cache_dir",
+    "text_language",
 ]

@@ -242,6 +242,9 @@ class TTSInstruction:
     """1.0 normal, 0.5 softer."""
     pitch: float = 1.0
     """1.0 normal."""
+    language: str | None = None
+    """The language of the turn (``zh``), when known: a voice per language picks by it when
+    the text itself does not say (digits, punctuation)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

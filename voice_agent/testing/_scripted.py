@@ -33,6 +33,7 @@ class ScriptedUnderstanding:
         replies: what ``respond`` says, turn by turn.
         emotion: the emotion every turn is perceived with.
         events: the sounds every turn is perceived with (None: no detector listened).
+        language: the language every turn is heard in, as a recognizer would detect it.
     """
 
     name = "scripted"
@@ -46,11 +47,13 @@ class ScriptedUnderstanding:
         replies: Sequence[str] = (),
         emotion: EmotionEstimate | None = None,
         events: Sequence[AudioEvent] | None = None,
+        language: str | None = None,
     ) -> None:
         self.outputs, self.default, self.delay = dict(outputs or {}), default, delay
         self.replies = list(replies)
         self.emotion = emotion
         self.events = tuple(events) if events is not None else None
+        self.language = language
         self.requests: list[UnderstandingRequest] = []
 
     @classmethod
@@ -81,7 +84,9 @@ class ScriptedUnderstanding:
         """The typed text as the transcript (audio turns: the script's ``default``)."""
         self.requests.append(request)
         heard = request.text if request.text is not None else self.default
-        return Perception(transcript=heard, emotion=self.emotion, events=self.events)
+        return Perception(
+            transcript=heard, emotion=self.emotion, events=self.events, language=self.language
+        )
 
     async def respond(self, request: UnderstandingRequest) -> AsyncIterator[str]:
         """The next scripted reply, a few characters at a time like a streaming model."""
