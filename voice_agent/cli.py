@@ -971,12 +971,13 @@ def history(
         )
         return
     table = Table(title=f"session {chosen} ({len(turns)} turns) in {path}")
-    for column in ("heard", "emotion", "tool calls", "reply"):
+    for column in ("heard", "emotion", "sounds", "tool calls", "reply"):
         table.add_column(column)
     for t in turns:
         calls = "\n".join(_call_cell(c) for c in t["tool_calls"])
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
-        table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
+        sounds = ", ".join(dict.fromkeys(e["label"] for e in t["audio_events"] or []))
+        table.add_row(t["transcript"] or "", emotion, sounds, calls, _reply_cell(t))
     console.print(table)
     if len(sessions) > 1:
         console.print(
