@@ -64,3 +64,16 @@ def test_the_voice_follows_the_text_and_the_turn_language_for_bare_digits() -> N
     assert voices.voice_for("21.", TTSInstruction(language="zh").language) is mandarin
     assert voices.voice_for("21.") is english
     assert voices.voice_for("The kitchen lights are on.", "zh") is english
+
+
+async def test_a_risky_chinese_request_is_asked_in_chinese_and_a_chinese_yes_runs_it(
+    home: ToolRegistry,
+) -> None:
+    unlock = '{"name": "unlock_front_door", "arguments": {}}'
+    model = ScriptedUnderstanding(replies=[unlock])
+    profile = Profile(name="scripted", understanding=model, tts=EspeakTTS())
+    agent = VoiceAgent(tools=home, profile=profile, speak=False)
+    asked = await agent.turn(text="把前门打开。")
+    assert "要我继续吗" in asked.reply_text and agent.pending is not None
+    done = await agent.turn(text="是的。")
+    assert [c.status for c in done.tool_calls] == ["ran"]

@@ -366,7 +366,7 @@ class TurnRun:
             self._tell_call(call, "confirmed")
             return True
         pending, decision = agent.confirmation.ask(
-            call, tool, agent.history[-1].content if agent.history else ""
+            call, tool, agent.history[-1].content if agent.history else "", self.language
         )
         self._tell_call(call, "ask" if pending is not None else "refused")
         self.emit(decision)
