@@ -77,3 +77,20 @@ async def test_a_risky_chinese_request_is_asked_in_chinese_and_a_chinese_yes_run
     assert "要我继续吗" in asked.reply_text and agent.pending is not None
     done = await agent.turn(text="是的。")
     assert [c.status for c in done.tool_calls] == ["ran"]
+
+
+async def test_a_missing_argument_is_asked_for_in_chinese() -> None:
+    from voice_agent import tool
+
+    @tool
+    def set_timer(minutes: int) -> str:
+        """设置一个倒计时。
+
+        Args:
+            minutes: 倒计时的分钟数。
+        """
+        return f"{minutes} min"
+
+    agent = _agent(ToolRegistry([set_timer]), replies=['{"name": "set_timer", "arguments": {}}'])
+    result = await agent.turn(text="帮我设一个计时器。")
+    assert result.reply_text == "请告诉我倒计时的分钟数，好吗？"

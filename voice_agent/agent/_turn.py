@@ -303,7 +303,7 @@ class TurnRun:
         self._told(call, outcome)
         clarification = self.agent.clarification
         ask, decision = clarification.question(
-            outcome, self.agent.registry.get(call.name), clarification.max_invalid
+            outcome, self.agent.registry.get(call.name), clarification.max_invalid, self.language
         )
         self.emit(decision)
         return ask
@@ -455,7 +455,10 @@ class TurnRun:
             return None
         self.invalid[outcome.name] = self.invalid.get(outcome.name, 0) + 1
         ask, decision = self.agent.clarification.question(
-            outcome, self.agent.registry.get(outcome.name), self.invalid[outcome.name]
+            outcome,
+            self.agent.registry.get(outcome.name),
+            self.invalid[outcome.name],
+            self.language,
         )
         self.emit(decision)
         return ask
