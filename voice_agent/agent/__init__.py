@@ -3,6 +3,7 @@
 from voice_agent.agent._agent import VoiceAgent
 from voice_agent.agent._events import (
     AudioChunkEvent,
+    AudioEventsEvent,
     AudioWarningEvent,
     CallStatus,
     Confirmation,
@@ -21,6 +22,7 @@ from voice_agent.agent._store import HistoryStore, default_db_path
 
 __all__ = [
     "AudioChunkEvent",
+    "AudioEventsEvent",
     "AudioWarningEvent",
     "CallRecord",
     "CallStatus",

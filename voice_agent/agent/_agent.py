@@ -10,12 +10,13 @@ steps). Every stage is an event; every call is in the audit log before it runs.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from voice_agent.agent._events import AudioChunkEvent, Event
+from voice_agent.agent._events import AudioChunkEvent, AudioEventsEvent, Event
 from voice_agent.agent._listen import Utterance, listen, read_lines
 from voice_agent.agent._result import TurnResult
 from voice_agent.agent._store import HistoryStore
@@ -23,7 +24,7 @@ from voice_agent.agent._turn import TurnRun
 from voice_agent.audio import Audio, AudioOutput, AudioStream, load_audio
 from voice_agent.errors import ConfigError
 from voice_agent.log import get_logger
-from voice_agent.models import Message, VoiceActivityDetector
+from voice_agent.models import AudioEvent, Message, VoiceActivityDetector
 from voice_agent.models.profiles import Profile, load_profile
 from voice_agent.policies import (
     ClarificationPolicy,
@@ -37,6 +38,8 @@ __all__ = ["VoiceAgent"]
 
 log = get_logger(__name__)
 T = TypeVar("T")
+Automation = Callable[[AudioEvent], object]
+"""Called with a heard sound; may return an awaitable (then run as a task of the agent)."""
 
 
 class VoiceAgent:
@@ -98,6 +101,9 @@ class VoiceAgent:
         self.pending: PendingConfirmation | None = None
         """A risky call asked about in the last turn; the next turn answers it."""
         self._running: set[asyncio.Task[None]] = set()
+        self._automations: list[tuple[str, float, Automation]] = []
+        self._automating: set[asyncio.Future[object]] = set()
+        """Async automations still running (kept here so that none is lost to the GC)."""
         self._started = False
         self.session_id = (
             store.new_session(self.profile.name, self.registry.names)
@@ -142,6 +148,44 @@ class VoiceAgent:
             if m.role == "user" or (m.role == "assistant" and not m.content.startswith(("{", "[")))
         ]
         return self.registry.vocabulary(spoken[-2:])
+
+    def on_audio_event(self, label: str, callback: Automation, *, min_score: float = 0.0) -> None:
+        """Run ``callback`` when a sound is heard in a turn: an automation ("the smoke alarm is
+        sounding: notify me").
+
+        Args:
+            label: an event label (``smoke_alarm``, ``doorbell``, ``laughter``; see
+                ``voice_agent.models.events.GROUPS``) or an AudioSet class name (``Siren``).
+            callback: called once per turn in which it was heard, with its strongest event, as
+                the turn's ``audio_events`` event is told (before the reply). An async
+                callback runs as a task beside the turn; a failure is logged, never raised
+                into the turn.
+            min_score: the least score that counts.
+        """
+        self._automations.append((label, min_score, callback))
+
+    def _automate(self, event: AudioEventsEvent) -> None:
+        """Call the automations of the sounds an event tells."""
+        for label, min_score, callback in self._automations:
+            heard = [
+                e for e in event.events if label in (e.label, e.audioset) and e.score >= min_score
+            ]
+            if not heard:
+                continue
+            try:
+                outcome = callback(max(heard, key=lambda e: e.score))
+            except Exception:
+                log.exception("agent.automation_failed", label=label)
+                continue
+            if inspect.isawaitable(outcome):
+                task = asyncio.ensure_future(outcome)
+                self._automating.add(task)
+                task.add_done_callback(self._automation_done)
+
+    def _automation_done(self, task: asyncio.Future[object]) -> None:
+        self._automating.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("agent.automation_failed", error=repr(task.exception())[:200])
 
     def interrupt(self) -> bool:
         """Barge-in: cut the current turn short (speech stops, running tools are cancelled,
@@ -240,6 +284,8 @@ class VoiceAgent:
         def deliver(event: Event) -> None:
             if self.on_event is not None:
                 self.on_event(event)
+            if isinstance(event, AudioEventsEvent) and self._automations:
+                self._automate(event)
             queue.put_nowait(event)
 
         run = TurnRun(self, result, deliver)

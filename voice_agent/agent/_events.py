@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from voice_agent.audio import Audio
-from voice_agent.models import EmotionEstimate
+from voice_agent.models import AudioEvent, EmotionEstimate
 from voice_agent.policies import PolicyDecision
 from voice_agent.tools import ToolCall, ToolResult
 
 __all__ = [
     "AudioChunkEvent",
+    "AudioEventsEvent",
     "AudioWarningEvent",
     "CallStatus",
     "Confirmation",
@@ -71,6 +72,21 @@ class EmotionEvent:
 
     type: Literal["emotion"] = "emotion"
     emotion: EmotionEstimate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioEventsEvent:
+    """The sounds heard in the turn's audio besides the words (laughter, a doorbell, a smoke
+    alarm …), by the profile's audio-event detector; told for every spoken turn it listened
+    to, an empty ``events`` included."""
+
+    type: Literal["audio_events"] = "audio_events"
+    events: tuple[AudioEvent, ...] = ()
+
+    @property
+    def labels(self) -> list[str]:
+        """The events' labels, each once, in order."""
+        return list(dict.fromkeys(e.label for e in self.events))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +189,7 @@ Event = (
     AudioWarningEvent
     | TranscriptEvent
     | EmotionEvent
+    | AudioEventsEvent
     | ToolCallEvent
     | ToolResultEvent
     | ReplyTextEvent

@@ -15,6 +15,7 @@ import numpy as np
 
 from voice_agent.agent._events import (
     AudioChunkEvent,
+    AudioEventsEvent,
     CallStatus,
     Confirmation,
     EmotionEvent,
@@ -25,7 +26,7 @@ from voice_agent.agent._events import (
     TurnEndEvent,
 )
 from voice_agent.audio import Audio
-from voice_agent.models import EmotionEstimate
+from voice_agent.models import AudioEvent, EmotionEstimate
 from voice_agent.policies import PolicyDecision
 from voice_agent.tools import ResultKind
 
@@ -69,6 +70,8 @@ class TurnResult:
 
     transcript: str = ""
     emotion: EmotionEstimate | None = None
+    audio_events: tuple[AudioEvent, ...] = ()
+    """Sounds heard besides the words (empty also when no detector listened)."""
     tool_calls: list[CallRecord] = field(default_factory=list)
     reply_text: str = ""
     reply_audio: Audio | None = None
@@ -95,6 +98,8 @@ class TurnResult:
                 self.transcript = text
             case EmotionEvent(emotion=emotion):
                 self.emotion = emotion
+            case AudioEventsEvent(events=events):
+                self.audio_events = events
             case ToolResultEvent():
                 self.tool_calls.append(CallRecord.from_event(event))
             case PolicyDecision():

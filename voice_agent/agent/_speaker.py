@@ -14,7 +14,9 @@ from voice_agent.models import TextToSpeech, TTSInstruction
 __all__ = ["Speaker"]
 
 log = get_logger(__name__)
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
+"""Where a sentence ends: Latin punctuation before a space, Chinese full-width punctuation
+(written without a space after it), a line break."""
 
 
 class Speaker:

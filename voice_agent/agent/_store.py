@@ -14,6 +14,7 @@ processes, another store's included, are left alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_agent.agent._events import (
+    AudioEventsEvent,
     Confirmation,
     EmotionEvent,
     Event,
@@ -57,8 +59,9 @@ CREATE TRIGGER IF NOT EXISTS call_events_append_only_update BEFORE UPDATE ON cal
 CREATE TRIGGER IF NOT EXISTS call_events_append_only_delete BEFORE DELETE ON call_events
     BEGIN SELECT RAISE(ABORT, 'the audit log only appends'); END;
 """
-_TURN_COLUMNS = {"owner": "TEXT", "noticed_at": "REAL"}
-"""Added to ``turns`` of databases written before turns recorded their process."""
+_TURN_COLUMNS = {"owner": "TEXT", "noticed_at": "REAL", "audio_events": "TEXT"}
+"""Added to ``turns`` of databases written before turns recorded their process (and the
+sounds heard, a JSON list of events)."""
 _MIGRATE_TOOL_CALLS = """
 INSERT INTO call_events (call_id, turn_id, session_id, phase, name, arguments, confirmation,
     status, at)
@@ -217,6 +220,11 @@ class HistoryStore:
                     "UPDATE turns SET emotion = ?, emotion_confidence = ? WHERE id = ?",
                     (emotion.label, emotion.confidence, turn_id),
                 )
+            case AudioEventsEvent(events=events):
+                heard = [dataclasses.asdict(e) for e in events]
+                self._write(
+                    "UPDATE turns SET audio_events = ? WHERE id = ?", (json.dumps(heard), turn_id)
+                )
             case ToolCallEvent(call=call, confirmation=confirmation):
                 status = _STARTED.get(confirmation, "running")
                 self.call_started(
@@ -336,7 +344,8 @@ class HistoryStore:
         with self._lock:
             turns = self._db.execute(
                 "SELECT id, started_at, transcript, emotion, emotion_confidence, reply_text, "
-                "status, timings, noticed_at FROM turns WHERE session_id = ? ORDER BY started_at",
+                "status, timings, noticed_at, audio_events FROM turns WHERE session_id = ? "
+                "ORDER BY started_at",
                 (session_id,),
             ).fetchall()
         by_turn = _calls_by_turn(self.call_events(session_id))
@@ -351,6 +360,7 @@ class HistoryStore:
                 "status": t[6],
                 "timings_ms": json.loads(t[7]) if t[7] else {},
                 "noticed_at": t[8],
+                "audio_events": json.loads(t[9]) if t[9] else None,
                 "tool_calls": by_turn.get(t[0], []),
             }
             for t in turns

@@ -10,11 +10,13 @@ store and the ``TurnResult`` read the same events the caller receives.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from voice_agent.agent._events import (
+    AudioEventsEvent,
     AudioWarningEvent,
     Confirmation,
     EmotionEvent,
@@ -26,6 +28,7 @@ from voice_agent.agent._events import (
     TurnEndEvent,
     TurnStatus,
 )
+from voice_agent.agent._phrases import Phrases, phrases
 from voice_agent.agent._result import CallRecord, TurnResult
 from voice_agent.agent._speaker import Speaker
 from voice_agent.audio import Audio
@@ -36,6 +39,7 @@ from voice_agent.models import (
     Message,
     Perception,
     UnderstandingRequest,
+    text_language,
 )
 from voice_agent.policies import PendingConfirmation, ReplyStyle, action, describe
 from voice_agent.tools import ArgumentProblem, Tool, ToolCall, ToolCallSplitter, ToolResult
@@ -47,9 +51,6 @@ __all__ = ["TurnRun"]
 
 log = get_logger(__name__)
 
-NOT_HEARD = "Sorry, I did not catch that. Could you say it again?"
-CANCELLED = "Okay, I won't do that."
-GAVE_UP = "Sorry, I could not finish that."
 _RUNS: tuple[Confirmation, ...] = ("not needed", "confirmed")
 """The decisions under which a call runs."""
 REPORT = (
@@ -83,6 +84,14 @@ class TurnRun:
         """What was decided about running each call told so far, by call id."""
         self._asked: str | None = None
         """The confirmation question of the step being run, if one was put."""
+        self.language: str | None = None
+        """The language the user was heard in (the recognizer's, else the typed text's
+        script); our own sentences and the voice follow it."""
+
+    @property
+    def phrases(self) -> Phrases:
+        """Our sentences in the turn's language."""
+        return phrases(self.language)
 
     def emit(self, event: Event) -> None:
         """Tell an event: the store writes it, the result folds it, then the caller gets it.
@@ -112,7 +121,8 @@ class TurnRun:
         perception = await agent._warm_beside(model.perceive(self._perceive_request(audio, text)))
         style = self._heard(perception)
         tts = agent.profile.tts if agent.speak else None
-        self.speaker = Speaker(tts, style.tts, self.emit, style.max_sentences)
+        instruction = dataclasses.replace(style.tts, language=self.language)
+        self.speaker = Speaker(tts, instruction, self.emit, style.max_sentences)
         status = await self._answer(model, perception.transcript, style, audio)
         if self.speaker.first_audio_at is not None:
             self.timings["first_audio"] = (self.speaker.first_audio_at - self.started) * 1000
@@ -133,12 +143,15 @@ class TurnRun:
     def _heard(self, perception: Perception) -> ReplyStyle:
         """Tell what was heard and how it sounded; the reply style for it."""
         self.timings.update(perception.timings_ms)
+        self.language = perception.language or text_language(perception.transcript)
         policy = self.agent.emotion_policy
         emotion: EmotionEstimate | None = policy.reported(perception.emotion)  # unsure: neutral
         self.emit(TranscriptEvent(text=perception.transcript))
         if emotion is not None:
             self.emit(EmotionEvent(emotion=emotion))
-        style, decision = policy.decide(emotion)
+        if perception.events is not None:
+            self.emit(AudioEventsEvent(events=perception.events))
+        style, decision = policy.decide(emotion, perception.events or ())
         self.emit(decision)
         return style
 
@@ -154,7 +167,7 @@ class TurnRun:
         try:
             status: TurnStatus = "not_heard"
             if not transcript.strip():
-                speaker.say(NOT_HEARD)
+                speaker.say(self.phrases.not_heard)
             else:
                 history.append(Message(role="user", content=transcript))
                 system = None if self.agent.scoring else self._style(style)
@@ -203,7 +216,7 @@ class TurnRun:
             ended = await self._act(calls)
             if ended is not None:
                 return ended
-        self.voice.say(GAVE_UP)
+        self.voice.say(self.phrases.gave_up)
         return "gave_up"
 
     async def _model_step(
@@ -295,7 +308,7 @@ class TurnRun:
         self._told(call, outcome)
         clarification = self.agent.clarification
         ask, decision = clarification.question(
-            outcome, self.agent.registry.get(call.name), clarification.max_invalid
+            outcome, self.agent.registry.get(call.name), clarification.max_invalid, self.language
         )
         self.emit(decision)
         return ask
@@ -310,9 +323,19 @@ class TurnRun:
             if record.status != "ran" or said is None:
                 return []
             sentences.append(said)
+        if sentences and self._foreign(sentences):
+            log.info("agent.reported_by_phrase", calls=len(sentences), language=self.language)
+            return [self.phrases.done]
         if sentences:
             log.info("agent.reported_by_template", calls=len(sentences))
         return sentences
+
+    def _foreign(self, sentences: list[str]) -> bool:
+        """Whether the templates' sentences are not in the turn's language (a tool pack's
+        English templates in a Chinese turn), so that our phrase says it instead."""
+        if self.language in (None, "en"):
+            return False
+        return any(text_language(s) != self.language for s in sentences)
 
     # --- confirmation ----------------------------------------------------------------------
 
@@ -336,7 +359,7 @@ class TurnRun:
         )
         self._tell_call(call, "refused")
         self._told(call, refusal, to_model=False)
-        self.voice.say(CANCELLED)
+        self.voice.say(self.phrases.cancelled)
         return False
 
     async def _confirm(self, call: ToolCall, tool: Tool) -> bool | None:
@@ -348,15 +371,12 @@ class TurnRun:
             self._tell_call(call, "confirmed")
             return True
         pending, decision = agent.confirmation.ask(
-            call, tool, agent.history[-1].content if agent.history else ""
+            call, tool, agent.history[-1].content if agent.history else "", self.language
         )
         self._tell_call(call, "ask" if pending is not None else "refused")
         self.emit(decision)
         if pending is None:  # cannot ask: say so plainly, never let the model guess
-            self.voice.say(
-                f"I did not {describe(call, tool)}: it needs your confirmation, "
-                "and I cannot ask for it here."
-            )
+            self.voice.say(self.phrases.cannot_confirm.format(action=describe(call, tool)))
         elif agent.pending is None:  # one question at a time
             agent.pending, self._asked = pending, pending.question
         return None
@@ -417,7 +437,7 @@ class TurnRun:
         registry = self.agent.registry
         actions = list(dict.fromkeys(action(c, registry.get(c.name)) for c in calls))
         said = actions[0] if len(actions) == 1 else f"{', '.join(actions[:-1])} and {actions[-1]}"
-        return f"One moment: I'll {said}."
+        return self.phrases.one_moment.format(actions=said)
 
     def _told(self, call: ToolCall, outcome: ToolResult, *, to_model: bool = True) -> None:
         """Tell what came of a call, and give the model the tool's answer. A risky call the
@@ -440,7 +460,10 @@ class TurnRun:
             return None
         self.invalid[outcome.name] = self.invalid.get(outcome.name, 0) + 1
         ask, decision = self.agent.clarification.question(
-            outcome, self.agent.registry.get(outcome.name), self.invalid[outcome.name]
+            outcome,
+            self.agent.registry.get(outcome.name),
+            self.invalid[outcome.name],
+            self.language,
         )
         self.emit(decision)
         return ask

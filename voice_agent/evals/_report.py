@@ -258,7 +258,9 @@ def build_report(out_dir: Path) -> Path:
         lines += [
             "",
             "Published rows are speech results from the Fun-Audio-Chat report; their "
-            "ACEBench is Mandarin and human-recorded, ours English and synthesized.",
+            "ACEBench is Mandarin and human-recorded. Ours is the data given with --data "
+            "(ACEBench's data_en is English, data_zh Mandarin), typed or synthesized as the "
+            "column says.",
         ]
     lines += _heard_lines(records)
     lines += [

@@ -1,9 +1,12 @@
 """Model roles (protocols) and backends. Depends on ``audio`` only."""
 
+from voice_agent.models._language import text_language
 from voice_agent.models._weights import cache_dir
 from voice_agent.models.protocols import (
     EMOTIONS,
     AudioChunk,
+    AudioEvent,
+    AudioEventDetector,
     ConversationalModel,
     Emotion,
     EmotionEstimate,
@@ -28,6 +31,8 @@ from voice_agent.models.protocols import (
 __all__ = [
     "EMOTIONS",
     "AudioChunk",
+    "AudioEvent",
+    "AudioEventDetector",
     "ConversationalModel",
     "Emotion",
     "EmotionEstimate",
@@ -48,4 +53,5 @@ __all__ = [
     "VoiceActivityDetector",
     "Word",
     "cache_dir",
+    "text_language",
 ]

@@ -8,18 +8,23 @@ shown exchange), so the prefix stays as it is, and an English turn's prompt is u
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
+from voice_agent.audio import Audio
 from voice_agent.log import get_logger
 from voice_agent.models._language import reply_language_instruction, text_language
 from voice_agent.models.protocols import (
+    AudioEvent,
+    AudioEventDetector,
     EmotionEstimator,
     Perception,
     SpeechRecognizer,
     TextModel,
+    Transcript,
     Understanding,
     UnderstandingCapabilities,
     UnderstandingRequest,
@@ -53,12 +58,18 @@ class CascadeUnderstanding:
         asr: transcribes speech turns.
         llm: answers the transcript, with tools.
         emotion: optional estimator run on the audio and transcript.
+        events: optional detector of the sounds in the audio (laughter, an alarm …), run
+            beside the recognizer.
     """
 
     def __init__(
-        self, asr: SpeechRecognizer, llm: TextModel, emotion: EmotionEstimator | None = None
+        self,
+        asr: SpeechRecognizer,
+        llm: TextModel,
+        emotion: EmotionEstimator | None = None,
+        events: AudioEventDetector | None = None,
     ) -> None:
-        self.asr, self.llm, self.emotion = asr, llm, emotion
+        self.asr, self.llm, self.emotion, self.events = asr, llm, emotion, events
         self.name = f"{asr.name}+{llm.name}"
         self.capabilities = UnderstandingCapabilities(
             streaming=llm.capabilities.streaming, audio_in=False
@@ -66,19 +77,45 @@ class CascadeUnderstanding:
         """It streams as its text model does; its reply reads the transcript, not the audio."""
 
     async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
-        """Warm the text model (the speech recognizer loads beside the first turn's hearing)."""
-        await self.llm.warm_up(tools)
+        """Warm the text model and the sound detector (the speech recognizer loads beside the
+        first turn's hearing, which needs it first)."""
+        if self.events is None:
+            await self.llm.warm_up(tools)
+        else:
+            await asyncio.gather(self.llm.warm_up(tools), self.events.warm_up())
+
+    async def _hear(
+        self, audio: Audio, request: UnderstandingRequest, timings: dict[str, float]
+    ) -> Transcript:
+        start = time.perf_counter()
+        heard = await self.asr.transcribe(audio, request.asr_hints)
+        timings["asr"] = (time.perf_counter() - start) * 1000
+        return heard
+
+    @staticmethod
+    async def _sounds(
+        detector: AudioEventDetector, audio: Audio, timings: dict[str, float]
+    ) -> tuple[AudioEvent, ...]:
+        start = time.perf_counter()
+        found = await detector.detect(audio)
+        timings["audio_events"] = (time.perf_counter() - start) * 1000
+        return found
 
     async def perceive(self, request: UnderstandingRequest) -> Perception:
         """What was said and how (transcript, emotion), before any reply is generated, so that
         a policy can choose the reply's style first."""
         timings: dict[str, float] = {}
         transcript, language = request.text or "", request.language
+        sounds: tuple[AudioEvent, ...] | None = None
         if request.audio is not None:
-            start = time.perf_counter()
-            heard = await self.asr.transcribe(request.audio, request.asr_hints)
+            hearing = self._hear(request.audio, request, timings)
+            if self.events is None:
+                heard = await hearing
+            else:  # beside the recognizer: the detector is small, and both wait on threads
+                heard, sounds = await asyncio.gather(
+                    hearing, self._sounds(self.events, request.audio, timings)
+                )
             transcript, language = heard.text, heard.language or language
-            timings["asr"] = (time.perf_counter() - start) * 1000
         emotion = None
         if self.emotion is not None and transcript.strip():
             start = time.perf_counter()
@@ -86,7 +123,11 @@ class CascadeUnderstanding:
             emotion = await self.emotion.estimate(request.audio, transcript, speaker)
             timings["emotion"] = (time.perf_counter() - start) * 1000
         return Perception(
-            transcript=transcript, emotion=emotion, timings_ms=timings, language=language
+            transcript=transcript,
+            emotion=emotion,
+            timings_ms=timings,
+            language=language,
+            events=sounds,
         )
 
     async def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:

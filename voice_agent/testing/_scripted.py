@@ -10,6 +10,7 @@ from typing import Any
 
 from voice_agent.errors import ConfigError
 from voice_agent.models import (
+    AudioEvent,
     EmotionEstimate,
     Perception,
     Understanding,
@@ -31,6 +32,10 @@ class ScriptedUnderstanding:
         outputs: sample id → the raw output to replay.
         default: replayed for ids that are not in the script.
         delay: seconds to wait per turn, to exercise timing and progress code.
+        replies: what ``respond`` says, turn by turn.
+        emotion: the emotion every turn is perceived with.
+        events: the sounds every turn is perceived with (None: no detector listened).
+        language: the language every turn is heard in, as a recognizer would detect it.
     """
 
     name = "scripted"
@@ -44,10 +49,14 @@ class ScriptedUnderstanding:
         delay: float = 0.0,
         replies: Sequence[str] = (),
         emotion: EmotionEstimate | None = None,
+        events: Sequence[AudioEvent] | None = None,
+        language: str | None = None,
     ) -> None:
         self.outputs, self.default, self.delay = dict(outputs or {}), default, delay
         self.replies = list(replies)
         self.emotion = emotion
+        self.events = tuple(events) if events is not None else None
+        self.language = language
         self.requests: list[UnderstandingRequest] = []
         self.warmed: list[list[str]] = []
         """The tool names of each ``warm_up``, in order."""
@@ -84,7 +93,9 @@ class ScriptedUnderstanding:
         """The typed text as the transcript (audio turns: the script's ``default``)."""
         self.requests.append(request)
         heard = request.text if request.text is not None else self.default
-        return Perception(transcript=heard, emotion=self.emotion)
+        return Perception(
+            transcript=heard, emotion=self.emotion, events=self.events, language=self.language
+        )
 
     async def respond(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
         """The next scripted reply, a few characters at a time like a streaming model."""

@@ -36,15 +36,20 @@ class LanguageTTS:
         """Warm every voice (any of them may speak the first reply)."""
         await asyncio.gather(self.default.warm_up(), *(v.warm_up() for v in self.voices.values()))
 
-    def voice_for(self, text: str) -> TextToSpeech:
-        """The voice that speaks ``text``."""
-        return self.voices.get(text_language(text) or "", self.default)
+    def voice_for(self, text: str, language: str | None = None) -> TextToSpeech:
+        """The voice that speaks ``text``: by its script, else, for text without letters
+        (``21.``), by the turn's ``language``. Latin-script text keeps the default voice even
+        in a Chinese turn: a Mandarin voice cannot read English words."""
+        found = text_language(text)
+        if found is None and not any(c.isalpha() for c in text):
+            found = language
+        return self.voices.get(found or "", self.default)
 
     async def synthesize(
         self, text: str, instruction: TTSInstruction | None = None
     ) -> AsyncIterator[AudioChunk]:
         """Chunks from the voice of ``text``'s language (each chunk carries its own rate)."""
-        voice = self.voice_for(text)
+        voice = self.voice_for(text, instruction.language if instruction else None)
         if voice is not self.default:
             log.info("tts.language_voice", voice=voice.name)
         async for chunk in voice.synthesize(text, instruction):

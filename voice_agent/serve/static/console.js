@@ -159,6 +159,11 @@ function onEvent(event) {
     case "emotion":
       if (event.emotion) tag(`emotion: ${event.emotion.label} (${Math.round(100 * event.emotion.confidence)}%)`);
       break;
+    case "audio_events":
+      for (const sound of event.events.filter((e) => e.label !== "speech" && e.label !== "silence")) {
+        tag(`sound: ${sound.label} (${Math.round(100 * sound.score)}%)`, `${sound.audioset}, ${sound.start}-${sound.end} s`);
+      }
+      break;
     case "policy":
       tag(`${event.policy} policy → ${event.decision}`, event.reason);
       break;
