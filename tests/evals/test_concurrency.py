@@ -93,7 +93,7 @@ def test_eval_run_against_llama_cpp_server(server: str, bfcl_dir: Path, tmp_path
     assert sorted(r["id"] for r in records) == [
         "multiple_0", "multiple_1", "simple_python_0", "simple_python_1",
     ]  # fmt: skip
-    assert {r["model"] for r in records} == {f"remote:{server}"}
+    assert {r["model"] for r in records} == {f"whisper+remote:{server}"}  # ASR + the server
     assert all(r["latency_ms"]["model_ms"] > 0 for r in records)
     assert sum(r["valid"] for r in records) >= 2, [r["output"] for r in records]
     again = checkout_cli(*args, cwd=tmp_path, timeout=600)
