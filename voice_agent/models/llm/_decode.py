@@ -44,8 +44,8 @@ class GrammarCheck:
         )
         if not self._sampler:
             raise BackendError("llama.cpp refused the tool-call grammar", retryable=False)
-        self._all = np.zeros(llm.n_vocab(), dtype=_TOKEN_DATA)
-        self._all["id"] = np.arange(len(self._all), dtype=np.int32)
+        self._vocab = llm.n_vocab()
+        self._all: np.ndarray | None = None  # the whole vocabulary, made on the first refusal
         self._one = np.zeros(1, dtype=_TOKEN_DATA)
 
     def _apply(self, data: np.ndarray) -> None:
@@ -66,6 +66,9 @@ class GrammarCheck:
 
     def best(self, logits: np.ndarray) -> int | None:
         """The highest-scoring token the grammar allows next; None when it allows none."""
+        if self._all is None:
+            self._all = np.zeros(self._vocab, dtype=_TOKEN_DATA)
+            self._all["id"] = np.arange(self._vocab, dtype=np.int32)
         self._all["logit"] = logits
         self._apply(self._all)
         scores = self._all["logit"]
