@@ -316,3 +316,32 @@ async def test_the_lazy_grammar_decodes_what_the_grammar_first_decoder_does(
         )
         assert lazy == first["choices"][0]["text"], text
     assert refused, "no request exercised the grammar's refusal of the top token"
+
+
+@pytest.mark.slow
+async def test_a_refused_value_is_written_again_before_the_call_is_told(llm: LlamaCppLLM) -> None:
+    """``unwanted`` is asked about each whole call; the value it names is taken back and
+    decoded again without the token that began it, and the caller only ever sees the call
+    that passed. Words still stream token by token."""
+    tools = [t.schema for t in HOME]
+    asked: list[dict[str, object]] = []
+
+    def unwanted(name: str, arguments: object) -> str | None:
+        assert isinstance(arguments, dict)
+        asked.append(dict(arguments))
+        return "room" if arguments.get("room") == "kitchen" else None
+
+    request = UnderstandingRequest(
+        text="Turn on the kitchen lights.", tools=tools, unwanted=unwanted
+    )
+    chunks = [piece async for piece in llm.stream(request)]
+    call = json.loads("".join(chunks))
+    assert [a.get("room") for a in asked][0] == "kitchen"
+    assert call["name"] == "set_light" and call["arguments"]["room"] in ("bedroom", "office")
+    assert len(asked) == 2 and asked[1] == call["arguments"]
+    assert len(chunks) == 1, "a call is told once it has been checked, not token by token"
+    assert llm._llm is not None
+    words = UnderstandingRequest(
+        text="What is the capital of France?", tools=tools, unwanted=unwanted
+    )
+    assert len([piece async for piece in llm.stream(words)]) > 2

@@ -131,3 +131,17 @@ def test_an_example_copied_from_the_description_is_found_unless_the_user_said_it
         == []
     )
     assert unsaid_examples(parameters, {"minutes": 5, "label": "eggs"}, "Timer for the eggs") == []
+
+
+def test_the_copied_argument_of_a_call_is_named_for_a_decoder_to_write_again() -> None:
+    """The registry names the first argument a decoder should take back: a description's
+    example the user did not say, or the description itself; nothing for what was said, or
+    for a tool it does not know."""
+    registry = ToolRegistry([set_reminder, set_timer])
+    said = "Timer for five minutes for the eggs"
+    assert registry.copied_argument("set_timer", {"minutes": 5, "label": "pasta"}, said) == "label"
+    assert registry.copied_argument("set_timer", {"minutes": 5, "label": "eggs"}, said) is None
+    copy = {"text": "What to remind the user of.", "time": "6 pm"}
+    assert registry.copied_argument("set_reminder", copy, "remind me at six pm") == "text"
+    assert registry.copied_argument("set_reminder", copy, "remind me") == "text"
+    assert registry.copied_argument("no_such_tool", {"label": "pasta"}, said) is None

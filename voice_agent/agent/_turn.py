@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from voice_agent.agent._events import (
     AudioEventsEvent,
@@ -240,6 +240,7 @@ class TurnRun:
             metadata={"session_id": agent.session_id},
             tool_choice=choice,
             instructions=REPORT if step > 0 else None,
+            unwanted=None if agent.scoring else self._unwanted(),
         )
         splitter = ToolCallSplitter(known=agent.registry.names)
         pieces: list[str] = []
@@ -282,8 +283,7 @@ class TurnRun:
         """The calls with optional arguments the model copied from a description's example
         (which the user did not say) left out; a call whose required argument is such a copy
         does not run, and is returned with its problem, so the user is asked instead."""
-        history, registry = self.agent.history, self.agent.registry
-        said = " ".join([m.content for m in history if m.role == "user"][-2:])
+        registry, said = self.agent.registry, self._said()
         kept: list[ToolCall] = []
         copied: tuple[ToolCall, ArgumentProblem] | None = None
         for call in calls:
@@ -293,6 +293,17 @@ class TurnRun:
             elif copied is None:
                 copied = (call, problems[0])
         return kept, copied
+
+    def _said(self) -> str:
+        """What the user said that a value may come from: this turn and the one before."""
+        return " ".join([m.content for m in self.agent.history if m.role == "user"][-2:])
+
+    def _unwanted(self) -> Callable[[str, Mapping[str, Any]], str | None]:
+        """The model's check of each call it writes: a value copied from a description is
+        written again before the call is whole (the repair of :meth:`_without_unsaid`, made
+        while the model can still do better)."""
+        registry, said = self.agent.registry, self._said()
+        return lambda name, arguments: registry.copied_argument(name, arguments, said)
 
     def _ask_unsaid(self, call: ToolCall, problem: ArgumentProblem) -> str | None:
         """Tell a call not run because a required value was a copied example; the question

@@ -11,7 +11,7 @@ role (streaming, hearing audio) is a capabilities value the backend states.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -137,6 +137,12 @@ class UnderstandingRequest:
     and recent turns' words, built by the caller); empty: no biasing."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Free-form labels (e.g. an eval sample id) that backends may log; never model input."""
+    unwanted: Callable[[str, Mapping[str, Any]], str | None] | None = None
+    """Asked about each call as soon as the model has written it whole (tool name,
+    arguments): the name of an argument whose value the caller would refuse, e.g. a
+    description's example the user did not say (the agent asks its registry). A backend that
+    can take tokens back (llama.cpp) decodes that value again; others ignore it. None: no
+    check."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -376,6 +376,27 @@ class ToolRegistry:
             call = dataclasses.replace(call, arguments=kept)
         return call, [p for p in problems if p.parameter in required]
 
+    def copied_argument(self, name: str, arguments: Mapping[str, Any], said: str) -> str | None:
+        """The first argument of a call whose string value is a copy from its parameter's
+        description (the description itself, or an example the user did not say); None when
+        there is none, or the tool is unknown.
+
+        :meth:`without_unsaid` repairs such a call after the fact (drops the value or asks);
+        a decoder that can take tokens back asks this while the call is being written and
+        writes the value again (``UnderstandingRequest.unwanted``): the 0.5B, refused "water
+        the plants", writes "call mom".
+        """
+        found = self._tools.get(name)
+        if found is None:
+            return None
+        problems = [
+            *description_copy_problems(found.parameters, arguments),
+            *unsaid_example_problems(found.parameters, arguments, said),
+        ]
+        return next(
+            (p.path[0] for p in problems if len(p.path) == 1 and isinstance(p.path[0], str)), None
+        )
+
     def to_langchain(self) -> list[StructuredTool]:
         """These tools as LangChain ``StructuredTool``s, still validated and run by us."""
         from voice_agent.tools.adapters.langchain import to_langchain

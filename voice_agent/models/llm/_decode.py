@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import json
 from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 
 from voice_agent.errors import BackendError
+from voice_agent.log import get_logger
 
-__all__ = ["GrammarCheck", "greedy_completion"]
+__all__ = ["Avoid", "GrammarCheck", "greedy_completion"]
+
+log = get_logger(__name__)
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
@@ -106,6 +110,14 @@ def _last_logits(llm: Any) -> np.ndarray:
     return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))
 
 
+Avoid = Callable[[str], str | None]
+"""Given a reply that ends on a whole call, the JSON literal of a value in its last call that
+must not stay (``"water the plants"``), or None when the call may stand."""
+
+MAX_REVISIONS = 3
+"""The most values one completion is taken back and decoded again for."""
+
+
 def greedy_completion(
     llm: Any,
     prompt: str,
@@ -115,9 +127,15 @@ def greedy_completion(
     ends: Collection[int],
     on_token: Callable[[str], None],
     stopped: Callable[[], bool],
+    avoid: Avoid | None = None,
 ) -> str:
     """The greedy continuation of ``prompt`` up to an end token (not included), streamed to
     ``on_token`` as text; ``grammar`` (a ``LlamaGrammar`` or None) constrains it.
+
+    ``avoid`` is asked about every call as soon as it is whole; a value it names is taken back
+    and decoded again without the token that began it (the next best one the grammar allows),
+    at most :data:`MAX_REVISIONS` times. So a reply of calls is streamed a call at a time
+    (the caller acts on whole calls anyway); words stream token by token.
 
     The context's last position afterwards is the one that chose to end, so its logits tell
     how surely the model ended (the caller reads them).
@@ -129,36 +147,130 @@ def greedy_completion(
             "register fewer tools or start a new conversation",
             retryable=False,
         )
-    check = GrammarCheck(llm, grammar) if grammar is not None else None
-    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pieces: list[str] = []
+    decoder = _Decoder(llm, grammar, len(tokens), on_token, avoid)
     try:
         _feed(llm, tokens)
-        for _ in range(max_tokens):
-            if stopped() or llm.n_tokens >= llm.n_ctx():
-                break
-            token = _pick(llm, check)
-            if token is None or token in ends:
-                break
-            if check is not None:
-                check.accept(token)
-            piece = text.decode(llm.detokenize([token]))
-            if piece:
-                pieces.append(piece)
-                on_token(piece)
-            llm.eval([token])
+        decoder.run(max_tokens, ends, stopped)
     except (ValueError, RuntimeError) as e:
         raise BackendError(f"llama.cpp generation failed: {e}", retryable=False) from e
     finally:
-        if check is not None:
-            check.close()
-    return "".join(pieces)
+        decoder.close()
+    return decoder.text
 
 
-def _pick(llm: Any, check: GrammarCheck | None) -> int | None:
-    """The greedy next token under the grammar; None at a dead end."""
+class _Decoder:
+    """One greedy completion's state: the tokens so far, their text, the grammar's position,
+    and the text held back until the call it belongs to has been checked."""
+
+    def __init__(
+        self,
+        llm: Any,
+        grammar: Any,
+        start: int,
+        on_token: Callable[[str], None],
+        avoid: Avoid | None,
+    ) -> None:
+        self.llm, self.grammar, self.start = llm, grammar, start
+        self.on_token, self.avoid = on_token, avoid
+        self.check = GrammarCheck(llm, grammar) if grammar is not None else None
+        self.tokens: list[int] = []
+        self.pieces: list[str] = []  # the text each token completed ("" inside a character)
+        self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.told = 0  # characters already given to on_token
+        self.banned: dict[int, set[int]] = {}  # position -> tokens not to pick there again
+        self.revisions = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def run(self, max_tokens: int, ends: Collection[int], stopped: Callable[[], bool]) -> None:
+        llm = self.llm
+        while len(self.tokens) < max_tokens:
+            if stopped() or llm.n_tokens >= llm.n_ctx():
+                break
+            token = _pick(llm, self.check, self.banned.get(len(self.tokens), ()))
+            if token is None or token in ends:
+                break
+            self._take(token)
+            if not self._revised():
+                self._tell(whole=False)
+        self._tell(whole=True)
+
+    def _take(self, token: int, *, evaluate: bool = True) -> None:
+        if self.check is not None:
+            self.check.accept(token)
+        self.tokens.append(token)
+        self.pieces.append(self.utf8.decode(self.llm.detokenize([token])))
+        if evaluate:
+            self.llm.eval([token])
+
+    def _tell(self, *, whole: bool) -> None:
+        """Give on_token the text it may have: all of it at the end; otherwise everything
+        but a call still being written (held until :meth:`_revised` has seen it whole)."""
+        text = self.text
+        upto = len(text)
+        if not whole and self.avoid is not None:
+            line = text.rfind("\n") + 1
+            if text[line:].lstrip()[:1] in ("{", "[") or (not text[line:].strip() and text):
+                upto = line
+        if upto > self.told:
+            self.on_token(text[self.told : upto])
+            self.told = upto
+
+    def _revised(self) -> bool:
+        """When the last token closed a call that ``avoid`` objects to, take the call back to
+        the token that began the value and ban that token there; True when it did."""
+        if self.avoid is None or self.revisions >= MAX_REVISIONS or "}" not in self.pieces[-1]:
+            return False
+        text = self.text
+        line = text[text.rfind("\n") + 1 :]
+        try:
+            json.loads(line)
+        except json.JSONDecodeError:
+            return False
+        value = self.avoid(text)
+        where = line.rfind(value) if value else -1
+        if value is None or where < 0:
+            return False
+        self._back_to(len(text) - len(line) + where + 1)  # the value's first character
+        return True
+
+    def _back_to(self, offset: int) -> None:
+        """Forget every token from the one holding character ``offset`` on, ban that token at
+        its position, and bring context and grammar back to just before it."""
+        ends = np.cumsum([len(piece) for piece in self.pieces])
+        at = int(np.searchsorted(ends, offset, side="right"))
+        self.banned = {p: b for p, b in self.banned.items() if p <= at}
+        self.banned.setdefault(at, set()).add(self.tokens[at])
+        self.revisions += 1
+        kept = self.tokens[:at]
+        log.info("llm.value_revised", position=at, revisions=self.revisions)
+        self.tokens, self.pieces = [], []
+        self.utf8.reset()
+        if self.check is not None:
+            self.check.close()
+            self.check = GrammarCheck(self.llm, self.grammar)
+        for token in kept:  # their keys and values are still in the context
+            self._take(token, evaluate=False)
+        last = self.start + at - 1  # the position whose logits choose the token at ``at``
+        self.llm.n_tokens = last
+        self.llm.eval(self.llm.input_ids[last : last + 1].tolist())
+
+    def close(self) -> None:
+        if self.check is not None:
+            self.check.close()
+
+
+def _pick(llm: Any, check: GrammarCheck | None, banned: Collection[int] = ()) -> int | None:
+    """The greedy next token under the grammar, never one of ``banned``; None at a dead end."""
     logits = _last_logits(llm)
+    if banned:
+        logits = logits.copy()
+        logits[list(banned)] = -np.inf
     token = int(np.argmax(logits))
+    if not np.isfinite(logits[token]):
+        return None
     if check is None or check.allows(token):
         return token
     return check.best(logits)

@@ -35,7 +35,7 @@ from voice_agent.log import get_logger
 from voice_agent.models._grammar import tool_call_grammar
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import SplitWeight, cache_dir, numbered_parts
-from voice_agent.models.llm._decode import greedy_completion
+from voice_agent.models.llm._decode import Avoid, greedy_completion
 from voice_agent.models.llm._prefix import PrefixStore, prefix_key
 from voice_agent.models.protocols import TextModelCapabilities, UnderstandingRequest
 
@@ -275,6 +275,7 @@ class LlamaCppLLM:
         on_token: Callable[[str], None],
         choice: str = "auto",
         stopped: Callable[[], bool] = lambda: False,
+        avoid: Avoid | None = None,
     ) -> str:
         """Generate with the context to ourselves; ``stopped()`` (barge-in) ends it at the
         next token, so the next turn waits one token, not the rest of an unwanted reply.
@@ -286,13 +287,17 @@ class LlamaCppLLM:
         grammar = self._grammar(tools, choice) if self.use_grammar else None
         with self._busy:
             self._hold_prefix(self.prefix(tools))
-            reply = self._generate(prompt, grammar, on_token, stopped)
+            reply = self._generate(prompt, grammar, on_token, stopped, avoid)
             calls = 1
             while self._wants_another_call(reply, choice, calls, stopped):
                 log.info("llm.another_call", calls=calls)
                 on_token("\n")
                 more = self._generate(
-                    f"{prompt}{reply}\n", self._grammar(tools, "required"), on_token, stopped
+                    f"{prompt}{reply}\n",
+                    self._grammar(tools, "required"),
+                    on_token,
+                    stopped,
+                    avoid,
                 )
                 reply, calls = f"{reply}\n{more}", calls + 1
             return reply
@@ -303,6 +308,7 @@ class LlamaCppLLM:
         grammar: Any,
         on_token: Callable[[str], None],
         stopped: Callable[[], bool],
+        avoid: Avoid | None = None,
     ) -> str:
         """One greedy completion, streamed to ``on_token``; call with ``_busy`` held."""
         told: list[str] = []
@@ -319,6 +325,7 @@ class LlamaCppLLM:
             ends=self._ends(),
             on_token=tell,
             stopped=stopped,
+            avoid=avoid,
         )
         if stopped():
             log.info("llm.stopped", tokens=len(told))
@@ -368,8 +375,10 @@ class LlamaCppLLM:
         """The reply token by token; generation runs in a worker thread."""
         prompt = self.prompt(request)
 
+        avoid = _avoid(request.unwanted)
+
         def run(push: Callable[[str], None], stopped: Callable[[], bool]) -> None:
-            self._run(prompt, request.tools, push, request.tool_choice, stopped)
+            self._run(prompt, request.tools, push, request.tool_choice, stopped, avoid)
 
         async for token in stream_from_thread(run):
             yield token
@@ -377,7 +386,13 @@ class LlamaCppLLM:
     async def complete(self, request: UnderstandingRequest) -> str:
         """The whole reply."""
         return await asyncio.to_thread(
-            self._run, self.prompt(request), request.tools, lambda _: None, request.tool_choice
+            self._run,
+            self.prompt(request),
+            request.tools,
+            lambda _: None,
+            request.tool_choice,
+            lambda: False,
+            _avoid(request.unwanted),
         )
 
     async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
@@ -429,6 +444,26 @@ class LlamaCppLLM:
         with self._busy:
             if self._llm is not None:
                 self._llm.reset()
+
+
+def _avoid(unwanted: Callable[[str, Mapping[str, Any]], str | None] | None) -> Avoid | None:
+    """The decoder's check of a reply's last call, from the caller's check of a call
+    (``UnderstandingRequest.unwanted``): the JSON text of the value to write again."""
+    if unwanted is None:
+        return None
+
+    def avoid(reply: str) -> str | None:
+        try:
+            call = json.loads(reply[reply.rfind("\n") + 1 :])
+        except json.JSONDecodeError:
+            return None
+        arguments = call.get("arguments") if isinstance(call, dict) else None
+        if not isinstance(arguments, dict):
+            return None
+        key = unwanted(str(call.get("name")), arguments)
+        return json.dumps(arguments[key], ensure_ascii=False) if key in arguments else None
+
+    return avoid
 
 
 def _complete_calls(reply: str) -> bool:
