@@ -336,7 +336,7 @@ async def test_a_refused_value_is_written_again_before_the_call_is_told(llm: Lla
     )
     chunks = [piece async for piece in llm.stream(request)]
     call = json.loads("".join(chunks))
-    assert [a.get("room") for a in asked][0] == "kitchen"
+    assert asked[0].get("room") == "kitchen"
     assert call["name"] == "set_light" and call["arguments"]["room"] in ("bedroom", "office")
     assert len(asked) == 2 and asked[1] == call["arguments"]
     assert len(chunks) == 1, "a call is told once it has been checked, not token by token"
