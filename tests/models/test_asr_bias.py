@@ -11,6 +11,7 @@ from faster_whisper.transcribe import Segment
 
 from voice_agent.agent import VoiceAgent
 from voice_agent.audio import Audio, load_audio
+from voice_agent.errors import ConfigError
 from voice_agent.evals.bfcl import load_category
 from voice_agent.models import TextModelCapabilities, UnderstandingRequest
 from voice_agent.models.asr import WhisperASR
@@ -22,8 +23,10 @@ from voice_agent.tools import ToolRegistry, normalize_bfcl_schema, tool_vocabula
 
 HOME = Path(__file__).resolve().parents[2] / "examples" / "home" / "tools.py"
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech"
-HARD = "Set the bedroom thermostat to twenty one degrees"
-"""Misheard by tiny.en in espeak-ng's en-us+f3 voice: "Set the bedroom for a step to 21 degrees"."""
+HARD = "Put bananas on the shopping list"
+"""Misheard by tiny.en (beam 5) in espeak-ng's en-us+f3 voice: "Put an end on the sharpened
+lift."; with the home pack's words: "Put an end on the shopping list." (Greedy decoding heard
+"Set the bedroom thermostat to twenty one degrees" wrong too; beam 5 hears it right.)"""
 
 
 def home() -> ToolRegistry:
@@ -63,8 +66,8 @@ async def test_the_tools_words_fix_a_misheard_request(whisper: WhisperASR) -> No
     audio = await spoken(HARD)
     plain = (await whisper.transcribe(audio)).text
     biased = (await whisper.transcribe(audio, home().vocabulary())).text
-    assert "thermostat" not in plain.lower()
-    assert "thermostat" in biased.lower() and "21" in biased
+    assert "shopping list" not in plain.lower()
+    assert "shopping list" in biased.lower()
 
 
 class Silent:
@@ -92,7 +95,7 @@ async def test_the_agent_biases_its_recognizer_unless_told_not_to(
     )
     agent = VoiceAgent(tools=home(), profile=profile, speak=False, asr_bias=bias)
     result = await agent.turn(await spoken(HARD))
-    assert ("thermostat" in result.transcript.lower()) is bias
+    assert ("shopping list" in result.transcript.lower()) is bias
 
 
 @pytest.mark.slow
@@ -121,3 +124,8 @@ def test_too_fast_to_be_said_is_not_speech() -> None:
     assert _not_speech(segment(" Thank you.", 0.0, 1.0, no_speech=0.8))
     assert not _not_speech(segment(" What is the capital of Brazil?", 0.0, 1.76))
     assert not _not_speech(segment(" Yes.", 1.0, 1.05))  # one word: no rate to judge
+
+
+def test_a_beam_of_no_hypotheses_is_refused() -> None:
+    with pytest.raises(ConfigError, match="beam_size"):
+        WhisperASR(beam_size=0)

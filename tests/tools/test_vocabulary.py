@@ -122,6 +122,8 @@ def test_an_example_copied_from_the_description_is_found_unless_the_user_said_it
         set_reminder.parameters, {"text": "call mom", "time": "6 pm"}, "Remind me at six pm"
     )
     assert said_in_words == []  # "six pm" is the "6 pm" of the description, said
+    for written in ("at 6pm", "at 6 p.m.", "at 6 PM"):  # how Whisper writes the same words
+        assert unsaid_examples(set_reminder.parameters, {"time": "6 pm"}, written) == []
     assert len(unsaid_examples(set_reminder.parameters, {"time": "6 pm"}, "at seven pm")) == 1
     parameters = set_timer.parameters
     copied = unsaid_examples(parameters, {"minutes": 5, "label": "Pasta"}, "Timer for the eggs")

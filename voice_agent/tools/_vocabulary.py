@@ -244,7 +244,7 @@ def unsaid_example_problems(
     properties = parameters.get("properties")
     if not isinstance(properties, Mapping):
         return []
-    plain = " ".join(_WORD.findall(said.lower()))
+    plain = " ".join(_WORD.findall(_spaced(said.lower())))
     heard = f" {plain} {_in_digits(plain)} "
     problems: list[ArgumentProblem] = []
     for key, value in arguments.items():
@@ -252,8 +252,8 @@ def unsaid_example_problems(
         description = spec.get("description") if isinstance(spec, Mapping) else None
         if not isinstance(value, str) or not isinstance(description, str):
             continue
-        words = " ".join(_WORD.findall(value.lower()))
-        examples = {" ".join(_WORD.findall(e.lower())) for e in _literals(description)}
+        words = " ".join(_WORD.findall(_spaced(value.lower())))
+        examples = {" ".join(_WORD.findall(_spaced(e.lower()))) for e in _literals(description)}
         if words and words in examples and f" {words} " not in heard:
             problems.append(
                 ArgumentProblem(
@@ -303,6 +303,13 @@ _TENS = {
 }
 _AMOUNTS = {"a": 1, "an": 1, "dozen": 12, "hundred": 100}
 _FRACTIONS = {"half": (0.5, 50), "quarter": (0.25, 25)}  # of a whole, and in percent
+
+
+def _spaced(text: str) -> str:
+    """``text`` with the ways of writing a time made one: "6pm", "6 p.m." and "6 pm" are all
+    "6 pm" (Whisper writes any of them for the same words; the description says "6 pm")."""
+    text = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", text)
+    return re.sub(r"(\d)(?=[a-z])", r"\1 ", text)
 
 
 def _in_digits(words: str) -> str:
