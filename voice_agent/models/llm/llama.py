@@ -351,7 +351,9 @@ class LlamaCppLLM:
             return False
         if not _complete_calls(reply):
             return False
-        return self._end_probability() < self.another_call_below
+        ending = self._end_probability()
+        log.info("llm.reply_end", calls=calls, p_end=round(ending, 5))
+        return ending < self.another_call_below
 
     def _end_probability(self) -> float:
         """The probability the last evaluated position gave to ending the reply."""
