@@ -186,7 +186,7 @@ class LlamaCppLLM:
             if not path.is_file():
                 raise ModelLoadError(f"no model file at {path}")
             self._model_id = _model_id(path, None if self.model_path else self.weights)
-            gpu_layers = -1 if self.device == "cuda" else 0
+            gpu_layers = _gpu_layers(self.device)
             start = time.perf_counter()
             try:
                 self._llm = Llama(
@@ -431,6 +431,26 @@ class LlamaCppLLM:
         with self._busy:
             if self._llm is not None:
                 self._llm.reset()
+
+
+def _gpu_layers(device: str) -> int:
+    """Every layer on the GPU for ``cuda``/``cuda:N``, none otherwise.
+
+    Raises:
+        ConfigError: a GPU asked of a llama-cpp-python built without GPU support (it would
+            run on the CPU without a word).
+    """
+    if not device.startswith("cuda"):
+        return 0
+    from llama_cpp import llama_cpp as low
+
+    if not low.llama_supports_gpu_offload():
+        raise ConfigError(
+            f"device {device!r}: this llama-cpp-python is built for the CPU only; install a "
+            "CUDA build (CMAKE_ARGS='-DGGML_CUDA=on' pip install 'llama-cpp-python==0.3.36') "
+            "or use device='cpu'"
+        )
+    return -1
 
 
 def _complete_calls(reply: str) -> bool:
