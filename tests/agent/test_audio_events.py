@@ -8,16 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import structlog
 
 from voice_agent import ToolRegistry
 from voice_agent.agent import AudioEventsEvent, HistoryStore, TurnResult, VoiceAgent
 from voice_agent.audio import Audio, load_audio
 from voice_agent.models import AudioEvent
 from voice_agent.models.events import yamnet_available
-from voice_agent.models.profiles import Profile
+from voice_agent.models.profiles import Profile, load_profile
 from voice_agent.models.tts import EspeakTTS
 from voice_agent.serve import event_dict, turn_dict
 from voice_agent.testing import ScriptedUnderstanding
+from voice_agent.testing.tiny_checkpoints import write_tiny_sensevoice
 
 HOME = Path(__file__).resolve().parents[2] / "examples" / "home"
 CRYING = AudioEvent(label="crying", audioset="Baby cry, infant cry", score=0.82, start=0.5, end=2.4)
@@ -130,3 +132,31 @@ async def test_a_real_turn_hears_the_smoke_alarm_after_the_request(
     assert [c.name for c in result.tool_calls] == ["set_light"]
     [turn] = store.turns(agent.session_id)
     assert "smoke_alarm" in {e["label"] for e in turn["audio_events"]}
+
+
+@pytest.mark.slow
+async def test_sensevoices_event_tag_reaches_the_turn_policy_and_automations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cpu-default with --sensevoice (a tiny checkpoint that hears laughter): its tag is the
+    turn's laughter event, the reply style laughs along, the automation fires, and SenseVoice
+    ran once for the words, the emotion and the event."""
+    monkeypatch.setenv("VOICE_AGENT_HOME_DB", str(tmp_path / "home.sqlite3"))
+    checkpoint = write_tiny_sensevoice(tmp_path / "sensevoice", event="Laughter")
+    profile = load_profile("cpu-default", sensevoice=str(checkpoint))
+    registry = ToolRegistry()
+    registry.register_path(HOME / "tools.py")
+    agent = VoiceAgent(tools=registry, profile=profile, speak=False, interactive=False)
+    laughs: list[AudioEvent] = []
+    agent.on_audio_event("laughter", laughs.append)
+    audio = load_audio(HOME / "turn_on_kitchen_lights.wav")
+    with structlog.testing.capture_logs() as logs:
+        result = await agent.turn(audio)
+    [told] = [e for e in result.events if isinstance(e, AudioEventsEvent)]
+    assert told.labels.count("laughter") == 1
+    [laugh] = laughs
+    assert (laugh.audioset, laugh.start, laugh.score > 0.9) == ("Laughter", 0.0, True)
+    [style] = [d for d in result.decisions if d.policy == "emotion"]
+    assert style.decision == "event:laughter"
+    assert result.emotion is not None and result.emotion.source == "sensevoice"
+    assert [e["event"] for e in logs].count("sensevoice.recognized") == 1

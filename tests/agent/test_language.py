@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_agent import ToolRegistry
+from voice_agent import ToolRegistry, tool
 from voice_agent.agent import VoiceAgent
 from voice_agent.agent._phrases import CHINESE, ENGLISH
 from voice_agent.models import TTSInstruction
@@ -32,12 +32,27 @@ def _agent(tools: ToolRegistry, **script: object) -> VoiceAgent:
     return VoiceAgent(tools=tools, profile=profile, speak=False, interactive=False)
 
 
-async def test_a_chinese_request_hears_our_report_in_chinese(home: ToolRegistry) -> None:
+async def test_a_chinese_request_hears_the_tools_chinese_template(home: ToolRegistry) -> None:
     result = await _agent(home, replies=[KITCHEN]).turn(
         text=(HOME / "requests_zh.txt").read_text().strip()
     )
     assert [c.status for c in result.tool_calls] == ["ran"]
-    assert result.reply_text == CHINESE.done  # the pack's template is English
+    assert result.reply_text == "灯已经开了。"  # the pack's zh template, a boolean read 开
+
+
+async def test_a_chinese_request_hears_our_report_where_a_tool_has_only_english(
+    home: ToolRegistry,
+) -> None:
+    english_only = ToolRegistry([t for t in home if t.name != "set_light"])
+
+    @tool(report="The {room} lights are {on}.")
+    def set_light(room: str, on: bool) -> str:
+        """Switch a room's lights."""
+        return "ok"
+
+    english_only.register(set_light)
+    result = await _agent(english_only, replies=[KITCHEN]).turn(text="把厨房的灯打开。")
+    assert result.reply_text == CHINESE.done
 
 
 async def test_an_english_request_keeps_the_tools_template(home: ToolRegistry) -> None:

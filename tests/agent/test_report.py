@@ -131,3 +131,45 @@ async def test_slow_calls_are_acknowledged_from_the_calls_before_their_report() 
     assert result.reply_text.startswith(
         "One moment: I'll move the living room blinds and brew a pot of coffee."
     )
+
+
+@tool(report={"en": "Added {item}.", "zh": "已经把{item}加到清单里了", "fr": "{item} ajouté"})
+def add_item(item: str, urgent: bool = False) -> str:
+    """Add to the list."""
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("zh", "已经把牛奶加到清单里了。"),
+        ("en", "Added 牛奶."),
+        ("de", "Added 牛奶."),
+        (None, "Added 牛奶."),
+    ],
+)
+def test_the_turns_language_picks_the_template(language: str | None, said: str) -> None:
+    assert add_item.spoken_report({"item": "牛奶"}, "ok", language) == said
+
+
+def test_booleans_read_in_the_templates_language_and_a_language_is_needed() -> None:
+    @tool(report={"zh": "灯已经{on}了。"})
+    def light(on: bool) -> str:
+        """Switch the light."""
+        return "ok"
+
+    assert light.spoken_report({"on": False}, "ok", "zh") == "灯已经关了。"
+    assert light.spoken_report({"on": True}, "ok", "en") == "灯已经开了。"  # its only one
+    with pytest.raises(ToolDefinitionError, match=r"names \{room\}"):
+
+        @tool(report={"en": "On.", "zh": "{room}的灯开了"})
+        def bad(on: bool) -> str:
+            """Switch."""
+            return "ok"
+
+    with pytest.raises(ToolDefinitionError, match="language codes as keys"):
+
+        @tool(report={})
+        def empty(on: bool) -> str:
+            """Switch."""
+            return "ok"

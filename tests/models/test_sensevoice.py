@@ -3,6 +3,7 @@ end, encoder and decoder; names and shapes as the official code has them; bad fi
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -12,12 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import structlog
 import torch
 
 from tests._cli import HOME_TOOLS, REPO, checkout_cli
 from voice_agent.audio import Audio, load_audio
 from voice_agent.errors import BackendError, ConfigError, ModelLoadError
-from voice_agent.models.protocols import EMOTIONS, EmotionEstimator, SpeechRecognizer
+from voice_agent.models.events import SENSEVOICE_AUDIOSET, label_of
+from voice_agent.models.protocols import (
+    EMOTIONS,
+    AudioEventDetector,
+    EmotionEstimator,
+    SpeechRecognizer,
+)
 from voice_agent.models.sensevoice import (
     EMOTION_TAGS,
     EVENT_TAGS,
@@ -39,6 +47,12 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def model(checkpoint: Path) -> SenseVoice:
     return SenseVoice(checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def laughing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint that hears laughter in any audio (its other event tags held down)."""
+    return write_tiny_sensevoice(tmp_path_factory.mktemp("laughing"), event="Laughter")
 
 
 def _copy(checkpoint: Path, tmp_path: Path) -> Path:
@@ -182,6 +196,43 @@ async def test_the_async_roles_share_one_pass(model: SenseVoice) -> None:
         model.recognize(Audio(samples=np.zeros(100, dtype=np.float32), sample_rate=16_000))
 
 
+def test_every_event_tag_has_the_label_yamnet_gives_its_sound() -> None:
+    assert set(SENSEVOICE_AUDIOSET) == set(EVENT_TAGS)
+    labels = {tag: label_of(name) for tag, name in SENSEVOICE_AUDIOSET.items()}
+    assert labels == {
+        "Speech": "speech",
+        "BGM": "music",
+        "Applause": "applause",
+        "Laughter": "laughter",
+        "Cry": "crying",
+        "Sneeze": "sneeze",
+        "Breath": "breathing",
+        "Cough": "cough",
+    }
+
+
+@pytest.mark.slow
+async def test_the_event_tag_is_an_audio_event_of_the_same_pass(laughing: Path) -> None:
+    model = SenseVoice(laughing, device="cpu")
+    assert isinstance(model, AudioEventDetector)
+    audio = load_audio(HOME / "add_milk.wav")
+    with structlog.testing.capture_logs() as logs:
+        heard, events = await asyncio.gather(model.transcribe(audio), model.detect(audio))
+    [event] = events
+    tag = model.recognize(audio).event
+    assert (event.label, event.audioset, event.score) == ("laughter", "Laughter", tag.probability)
+    assert (event.start, event.end) == (0.0, round(audio.duration, 3))
+    assert heard.text and [e["event"] for e in logs].count("sensevoice.recognized") == 1
+
+
+@pytest.mark.slow
+async def test_event_unk_is_no_event(tmp_path: Path) -> None:
+    model = SenseVoice(write_tiny_sensevoice(tmp_path, event="Event_UNK"), device="cpu")
+    assert await model.detect(load_audio(HOME / "add_milk.wav")) == ()
+    with pytest.raises(ValueError, match="event 'Giggle'"):
+        write_tiny_sensevoice(tmp_path / "b", event="Giggle")
+
+
 @pytest.mark.slow
 def test_cuda_is_the_same_code_path(checkpoint: Path) -> None:
     if not torch.cuda.is_available():
@@ -260,7 +311,7 @@ def test_voice_agent_run_hears_with_sensevoice(checkpoint: Path, tmp_path: Path)
     refused = checkout_cli(
         "run",
         "--profile",
-        "gpu",
+        "cpu-multilingual",
         "--sensevoice",
         str(checkpoint),
         "--audio",
@@ -269,4 +320,72 @@ def test_voice_agent_run_hears_with_sensevoice(checkpoint: Path, tmp_path: Path)
         str(HOME_TOOLS),
         cwd=tmp_path,
     )
-    assert refused.returncode == 2 and "--sensevoice goes with cpu-default" in refused.stderr
+    assert refused.returncode == 2 and "--sensevoice goes with cpu-default, gpu" in refused.stderr
+
+
+@pytest.mark.slow
+def test_the_gpu_profile_is_sensevoice_then_funaudiochat_then_cosyvoice(
+    laughing: Path, tmp_path: Path
+) -> None:
+    """``--profile gpu --sensevoice DIR --funaudiochat DIR --cosyvoice DIR`` through the
+    command (tiny checkpoints, ``--device cpu``): SenseVoice hears the words, the emotion and
+    the laughter, Fun-Audio-Chat answers the transcript, CosyVoice3 speaks (24 kHz)."""
+    import soundfile
+
+    from voice_agent.testing.tiny_checkpoints import (
+        write_tiny_cosyvoice3,
+        write_tiny_funaudiochat,
+    )
+
+    fac = write_tiny_funaudiochat(tmp_path / "fac")
+    cosyvoice = write_tiny_cosyvoice3(tmp_path / "cosyvoice3")
+    reply = tmp_path / "reply.wav"
+    args = ["run", "--profile", "gpu", "--device", "cpu", "--sensevoice", str(laughing)]
+    args += ["--funaudiochat", str(fac), "--cosyvoice", str(cosyvoice), "--out", str(reply)]
+    args += ["--audio", str(HOME / "add_milk.wav"), "--tools", str(HOME_TOOLS), "--json"]
+    args += ["--db", str(tmp_path / "history.sqlite3")]
+    done = checkout_cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    turn = json.loads(done.stdout)
+    heard = SenseVoice(laughing, device="cpu").recognize(load_audio(HOME / "add_milk.wav"))
+    assert turn["transcript"] == heard.transcript.text  # SenseVoice's, not Fun-Audio-Chat's
+    assert turn["emotion"]["source"] == "sensevoice"
+    assert [e["label"] for e in turn["audio_events"]].count("laughter") == 1
+    assert "perceive" not in turn["timings_ms"]  # Fun-Audio-Chat did not listen itself
+    samples, rate = soundfile.read(reply)
+    assert rate == 24000 and len(samples) > 0 and "tts.fallback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_gpu_profile_builds_sensevoice_and_the_text_llm_on_its_device(
+    laughing: Path, tmp_path: Path
+) -> None:
+    from voice_agent.models.cascade import CascadeUnderstanding, ReadsTranscripts
+    from voice_agent.models.funaudiochat import FunAudioChat
+    from voice_agent.models.llm import LlamaCppLLM
+    from voice_agent.models.llm.llama import _gpu_layers
+    from voice_agent.models.profiles import load_profile
+
+    text_llm = load_profile("gpu", sensevoice=str(laughing), device="cpu").understanding
+    assert isinstance(text_llm, CascadeUnderstanding) and isinstance(text_llm.asr, SenseVoice)
+    assert isinstance(text_llm.llm, LlamaCppLLM) and text_llm.llm.device == "cpu"
+    assert text_llm.asr.device == torch.device("cpu") and text_llm.emotion is text_llm.asr
+    fac = load_profile(
+        "gpu", sensevoice=str(laughing), funaudiochat=str(tmp_path / "fac"), device="cpu"
+    ).understanding
+    assert isinstance(fac, CascadeUnderstanding) and isinstance(fac.llm, ReadsTranscripts)
+    assert isinstance(fac.llm.model, FunAudioChat) and fac.llm.model.device_name == "cpu"
+    if not torch.cuda.is_available():  # the cuda paths refuse in words, naming the fix
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            load_profile("gpu", sensevoice=str(laughing))
+        with pytest.raises(ConfigError, match="built for the CPU only"):
+            _gpu_layers("cuda:0")
+    assert _gpu_layers("cpu") == 0
+    missing = _copy(laughing, tmp_path)
+    (missing / "chn_jpn_yue_eng_ko_spectok.bpe.model").unlink()
+    with pytest.raises(ModelLoadError, match=r"no SentencePiece model \(chn_jpn"):
+        load_profile("gpu", sensevoice=str(missing), device="cpu")
+    with pytest.raises(ModelLoadError, match="is not a directory"):
+        load_profile("gpu", sensevoice=str(tmp_path / "nowhere"), device="cpu")
+    with pytest.raises(ConfigError, match="needs the Fun-Audio-Chat checkpoint directory"):
+        load_profile("gpu", device="cpu")

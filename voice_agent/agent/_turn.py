@@ -330,7 +330,9 @@ class TurnRun:
         sentences = []
         for record in records:
             tool = self.agent.registry.get(record.name)
-            said = tool.spoken_report(record.arguments, record.result) if tool else None
+            said = (
+                tool.spoken_report(record.arguments, record.result, self.language) if tool else None
+            )
             if record.status != "ran" or said is None:
                 return []
             sentences.append(said)

@@ -234,6 +234,7 @@ async def _run_one(
         metadata={"sample_id": sample.id, "suite": sample.suite},
         asr_hints=hints,
     )
+    log.info("eval.sample_started", id=sample.id)  # the model's own log lines follow it
     start = time.perf_counter()
     try:
         understanding = await (

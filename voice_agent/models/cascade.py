@@ -20,17 +20,19 @@ from voice_agent.models._language import reply_language_instruction, text_langua
 from voice_agent.models.protocols import (
     AudioEvent,
     AudioEventDetector,
+    ConversationalModel,
     EmotionEstimator,
     Perception,
     SpeechRecognizer,
     TextModel,
+    TextModelCapabilities,
     Transcript,
     Understanding,
     UnderstandingCapabilities,
     UnderstandingRequest,
 )
 
-__all__ = ["CascadeUnderstanding", "in_users_language"]
+__all__ = ["CascadeUnderstanding", "ReadsTranscripts", "in_users_language"]
 
 log = get_logger(__name__)
 
@@ -166,3 +168,36 @@ class CascadeUnderstanding:
         return Understanding(
             output=output, transcript=transcript, emotion=emotion, timings_ms=timings
         )
+
+
+class ReadsTranscripts:
+    """A conversational model (Fun-Audio-Chat) as a cascade's text model: it reads what the
+    recognizer heard instead of hearing the audio itself.
+
+    The gpu profile with ``--sensevoice`` puts SenseVoice in front of Fun-Audio-Chat: one
+    non-autoregressive pass gives the words, the emotion and the audio event, and the 8B model
+    only answers the transcript, as the text LLM of any cascade would.
+    """
+
+    capabilities = TextModelCapabilities(streaming=True)
+
+    def __init__(self, model: ConversationalModel) -> None:
+        self.model = model
+        self.name = model.name
+
+    async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Warm the model (weights, the tools' grammar)."""
+        await self.model.warm_up(tools)
+
+    async def stream(self, request: UnderstandingRequest) -> AsyncGenerator[str, None]:
+        """The model's reply to the request's text and history, never to audio."""
+        pieces = self.model.respond(dataclasses.replace(request, audio=None))
+        try:
+            async for piece in pieces:
+                yield piece
+        finally:
+            await pieces.aclose()
+
+    async def complete(self, request: UnderstandingRequest) -> str:
+        """The whole reply."""
+        return "".join([piece async for piece in self.stream(request)])

@@ -54,14 +54,15 @@ from voice_agent.audio import MODEL_RATE, Audio
 from voice_agent.errors import BackendError, ConfigError, ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._device import resolve_device
-from voice_agent.models.protocols import Emotion, EmotionEstimate, Transcript, Word
+from voice_agent.models.events import SENSEVOICE_AUDIOSET, label_of
+from voice_agent.models.protocols import AudioEvent, Emotion, EmotionEstimate, Transcript, Word
 
 __all__ = [
     "EMOTION_TAGS",
     "EVENT_TAGS",
     "LANGUAGE_QUERIES",
     "TEXT_NORM_QUERIES",
-    "AudioEvent",
+    "EventTag",
     "FrontendConfig",
     "SenseVoice",
     "SenseVoiceConfig",
@@ -514,8 +515,9 @@ class SenseVoiceTokenizer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AudioEvent:
-    """An audio event SenseVoice heard (its event tag)."""
+class EventTag:
+    """The audio event SenseVoice heard (its event tag); :meth:`SenseVoice.detect` tells it
+    as the :class:`~voice_agent.models.protocols.AudioEvent` every detector gives."""
 
     label: str
     """One of :data:`EVENT_TAGS` (``Speech``, ``Laughter``, ``Cry``, …)."""
@@ -533,7 +535,7 @@ class SenseVoiceResult:
     """SenseVoice's own emotion tag (``HAPPY``, ``DISGUSTED``, ``EMO_UNKNOWN``, …)."""
     emotion: EmotionEstimate
     """The best of our labels, with its posterior (see the module docstring)."""
-    event: AudioEvent
+    event: EventTag
     """The most likely event tag."""
     emotion_probabilities: Mapping[str, float]
     """Posterior of each emotion tag, normalized over the emotion tags."""
@@ -599,7 +601,7 @@ def decode(tokenizer: SenseVoiceTokenizer, log_probs: torch.Tensor) -> SenseVoic
         transcript=transcript,
         emotion_tag=tag,
         emotion=EmotionEstimate(label=label, confidence=ours[label], source="sensevoice"),
-        event=AudioEvent(label=event, probability=events[event]),
+        event=EventTag(label=event, probability=events[event]),
         emotion_probabilities=emotions,
     )
 
@@ -635,10 +637,11 @@ def _pick_device(device: str) -> torch.device:
 
 
 class SenseVoice:
-    """SenseVoice-Small as a speech recognizer and an emotion estimator at once.
+    """SenseVoice-Small as a speech recognizer, an emotion estimator and an audio-event
+    detector at once.
 
-    One pass gives both, so the result of the last utterance is kept: the emotion of the audio
-    just transcribed costs nothing.
+    One pass gives all three, so the result of the last utterance is kept: the emotion and the
+    event of the audio just transcribed cost nothing.
 
     Args:
         directory: the downloaded ``FunAudioLLM/SenseVoiceSmall`` (or ``iic/SenseVoiceSmall``)
@@ -668,6 +671,11 @@ class SenseVoice:
             )
         self.device = _pick_device(device)
         root = Path(directory).expanduser()
+        if not root.is_dir():
+            raise ModelLoadError(
+                f"{root} is not a directory; download FunAudioLLM/SenseVoiceSmall (model.pt, "
+                "config.yaml, am.mvn, the .bpe.model) and point --sensevoice at it"
+            )
         for file in ("model.pt", "config.yaml", "am.mvn"):
             if not (root / file).is_file():
                 raise ModelLoadError(
@@ -738,3 +746,23 @@ class SenseVoice:
         if audio is None:
             return EmotionEstimate(label="neutral", confidence=0.0, source="sensevoice")
         return (await asyncio.to_thread(self.recognize, audio)).emotion
+
+    async def warm_up(self) -> None:
+        """Nothing to do (``AudioEventDetector``): the weights load with the object."""
+
+    async def detect(self, audio: Audio) -> tuple[AudioEvent, ...]:
+        """The utterance's event tag as an event over the whole audio (``AudioEventDetector``),
+        labelled as YAMNet's are (:data:`~voice_agent.models.events.SENSEVOICE_AUDIOSET`);
+        ``Event_UNK`` is none. The same pass as the transcript's: no second run."""
+        tag = (await asyncio.to_thread(self.recognize, audio)).event
+        audioset = SENSEVOICE_AUDIOSET.get(tag.label)
+        if audioset is None:
+            return ()
+        event = AudioEvent(
+            label=label_of(audioset),
+            audioset=audioset,
+            score=tag.probability,
+            start=0.0,
+            end=round(audio.duration, 3),
+        )
+        return (event,)

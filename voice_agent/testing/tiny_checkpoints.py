@@ -584,11 +584,23 @@ def _am_mvn(dim: int, generator: Any) -> str:
     )
 
 
-def write_tiny_sensevoice(directory: str | Path, *, seed: int = 0) -> Path:
-    """A random SenseVoice-Small directory of the official layout in ``directory``."""
+def write_tiny_sensevoice(
+    directory: str | Path, *, seed: int = 0, event: str | None = None
+) -> Path:
+    """A random SenseVoice-Small directory of the official layout in ``directory``.
+
+    Args:
+        directory: where the files go.
+        seed: the random weights' seed.
+        event: an event tag (``Laughter``, ``Cry`` …) the checkpoint hears in any audio, for a
+            test turn: the CTC bias of every other event tag is lowered, which changes no other
+            tag's decision (each is read among its own kind) and leaves the text as it was
+            except where another event tag had won a text position.
+    """
+    import sentencepiece
     import torch
 
-    from voice_agent.models.sensevoice import SenseVoiceConfig, SenseVoiceModel
+    from voice_agent.models.sensevoice import EVENT_TAGS, SenseVoiceConfig, SenseVoiceModel
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -598,8 +610,17 @@ def write_tiny_sensevoice(directory: str | Path, *, seed: int = 0) -> Path:
     generator = torch.Generator().manual_seed(seed)
     (out / "am.mvn").write_text(_am_mvn(config.frontend.input_size, generator))
     torch.manual_seed(seed)
-    model = SenseVoiceModel(config)
-    torch.save({k: v.clone() for k, v in model.state_dict().items()}, out / "model.pt")
+    state = {k: v.clone() for k, v in SenseVoiceModel(config).state_dict().items()}
+    if event is not None:
+        tags = (*EVENT_TAGS, "Event_UNK")
+        if event not in tags:
+            raise ValueError(f"event {event!r}; choose from {', '.join(tags)}")
+        pieces = sentencepiece.SentencePieceProcessor(
+            model_file=str(out / "chn_jpn_yue_eng_ko_spectok.bpe.model")
+        )
+        for other in (t for t in tags if t != event):
+            state["ctc.ctc_lo.bias"][pieces.PieceToId(f"<|{other}|>")] -= 8.0
+    torch.save(state, out / "model.pt")
     return out
 
 

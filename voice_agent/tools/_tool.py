@@ -10,7 +10,7 @@ from typing import Any, Literal, overload
 import jsonschema_rs
 import pydantic
 
-from voice_agent.tools._report import check_report_template, spoken_report
+from voice_agent.tools._report import Report, check_report_template, spoken_report
 from voice_agent.tools._schema import (
     check_tool_name,
     compile_parameters_schema,
@@ -59,9 +59,11 @@ class Tool:
     """Seconds before a call is abandoned and reported as ``timeout``; None waits forever."""
     confirm: bool = False
     """The call must be confirmed by the user before it runs."""
-    report: str | None = None
+    report: Report | None = None
     """How a successful call is said, without a second model step: a ``str.format`` template
-    over the arguments and ``result`` ("The {room} lights are {on}."; booleans read on/off).
+    over the arguments and ``result`` ("The {room} lights are {on}."; booleans read on/off),
+    or one per language (``{"en": ..., "zh": "{item}已经加到购物清单里了。"}``; the turn's
+    language picks, English otherwise).
     Without one, a short one-line string result is said as it is; otherwise the model says it."""
     inline: bool = False
     """Run a sync handler on the event loop instead of a worker thread: no thread hand-off
@@ -102,17 +104,20 @@ class Tool:
         """Call the handler directly, as the decorated function would be called."""
         return self.handler(*args, **kwargs)
 
-    def spoken_report(self, arguments: Mapping[str, Any], value: Any) -> str | None:
+    def spoken_report(
+        self, arguments: Mapping[str, Any], value: Any, language: str | None = None
+    ) -> str | None:
         """The sentence reporting a call that ran (see :attr:`report`); None: the model says it.
 
-        Defaults of parameters the call left out fill the template too.
+        Defaults of parameters the call left out fill the template too; ``language`` (the
+        turn's) picks among templates by language.
         """
         defaults = {
             k: p["default"]
             for k, p in self.parameters.get("properties", {}).items()
             if isinstance(p, dict) and "default" in p
         }
-        return spoken_report(self.report, {**defaults, **arguments}, value)
+        return spoken_report(self.report, {**defaults, **arguments}, value, language or "en")
 
     def prepare(self, arguments: Mapping[str, Any], call_id: str) -> dict[str, Any]:
         """Turn validated JSON arguments into the handler's keyword arguments."""
@@ -137,7 +142,7 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT,
         confirm: bool = False,
         source: ToolSource = "schema",
-        report: str | None = None,
+        report: Report | None = None,
     ) -> Tool:
         """A tool from a raw JSON Schema and a handler taking the arguments as keywords."""
         return cls(
@@ -161,7 +166,7 @@ class Tool:
         timeout: float | None = DEFAULT_TIMEOUT,
         confirm: bool = False,
         inline: bool = False,
-        report: str | None = None,
+        report: Report | None = None,
     ) -> Tool:
         """A tool from a typed function; see :func:`tool`."""
         sig = function_signature(fn, skip=lambda annotation: annotation is ToolContext)
@@ -193,7 +198,7 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT,
     confirm: bool = False,
     inline: bool = False,
-    report: str | None = None,
+    report: Report | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -206,7 +211,7 @@ def tool(
     timeout: float | None = DEFAULT_TIMEOUT,
     confirm: bool = False,
     inline: bool = False,
-    report: str | None = None,
+    report: Report | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a typed function (sync or async) into a :class:`Tool`.
 

@@ -4,13 +4,17 @@ YAMNet scores 521 AudioSet classes, several of which mean one thing to a listene
 Giggle, Belly laugh, …). A group gathers them under one short label (``laughter``), scored by
 its best class; a class in no group is labelled by its own name in snake case
 (``White noise`` → ``white_noise``). Automations and policies name these labels.
+
+SenseVoice's event tags name the same sounds its own way (``Cry``, ``BGM``):
+:data:`SENSEVOICE_AUDIOSET` gives each the AudioSet class it means, so its events carry the
+labels above whichever detector heard them.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["GROUPS", "label_of"]
+__all__ = ["GROUPS", "SENSEVOICE_AUDIOSET", "label_of"]
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "speech": (
@@ -42,6 +46,21 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "glass_breaking": ("Shatter", "Breaking"),
 }
 """Label → the AudioSet display names it gathers."""
+
+SENSEVOICE_AUDIOSET: dict[str, str] = {
+    "Speech": "Speech",
+    "BGM": "Music",
+    "Applause": "Applause",
+    "Laughter": "Laughter",
+    "Cry": "Crying, sobbing",
+    "Sneeze": "Sneeze",
+    "Breath": "Breathing",
+    "Cough": "Cough",
+}
+"""SenseVoice's event tag → the AudioSet class it means; its label is :func:`label_of` that
+class (``Cry`` → ``Crying, sobbing`` → ``crying``, ``BGM`` → ``Music`` → ``music``,
+``Applause`` → ``applause``, ``Breath`` → ``breathing``). ``Event_UNK`` ("none of these") is
+no event."""
 
 _GROUP_OF = {name: label for label, names in GROUPS.items() for name in names}
 
