@@ -11,10 +11,14 @@ REPO = Path(__file__).resolve().parents[1]
 HOME_TOOLS = REPO / "examples" / "home" / "tools.py"
 
 
-def checkout_cli(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """``python -m voice_agent.cli ARGS`` from this checkout, the home database kept in ``cwd``."""
+def checkout_cli(
+    *args: str, cwd: Path, timeout: float = 900, typed: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m voice_agent.cli ARGS`` from this checkout, the home database kept in ``cwd``;
+    ``typed`` is its standard input."""
     return subprocess.run(
         [sys.executable, "-m", "voice_agent.cli", *args],
+        input=typed,
         cwd=cwd,
         capture_output=True,
         text=True,

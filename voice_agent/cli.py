@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -253,6 +254,41 @@ AsrBiasOption = Annotated[
 ]
 
 
+RemoteTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--remote-timeout",
+        help="remote:URL: seconds the server has to connect and to send each piece of a reply "
+        "(a whole reply when not streamed); default 60. Raise it for a busy server.",
+        show_default=False,
+    ),
+]
+RemoteModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--remote-model",
+        help="remote:URL: the model name sent to the server (vLLM: its --served-model-name); "
+        "default: default.",
+        show_default=False,
+    ),
+]
+
+
+def _remote_options(profile: str, timeout: float | None, model: str | None) -> dict[str, Any]:
+    """``--remote-timeout`` and ``--remote-model`` as options of the remote profile (the
+    client checks their values).
+
+    Raises:
+        ConfigError: either given with a profile that has no server.
+    """
+    options = {k: v for k, v in (("timeout", timeout), ("model", model)) if v is not None}
+    if options and not profile.startswith("remote"):
+        given = " and ".join(f"--remote-{k}" for k in options)
+        verb = "go" if len(options) > 1 else "goes"
+        raise ConfigError(f"{given} {verb} with remote:URL, not {profile}")
+    return options
+
+
 class ResultFormatOption(StrEnum):
     """How result lines were written (see ``voice_agent.evals.bfcl.decode_result``)."""
 
@@ -398,6 +434,7 @@ def _understanding_model(
     llm: LlmSize = LlmSize.small,
     sensevoice: Path | None = None,
     another_call_below: float | None = None,
+    remote: dict[str, Any] | None = None,
 ) -> ConversationalModel:
     cpu = profile in ("cpu-default", "cpu-multilingual")
     if another_call_below is not None and not cpu:
@@ -408,7 +445,7 @@ def _understanding_model(
         return ScriptedUnderstanding.from_file(profile.removeprefix("scripted:"))
     from voice_agent.models.profiles import load_profile
 
-    options: dict[str, str | bool | float] = dict(_llm_options(profile, llm))
+    options: dict[str, Any] = {**_llm_options(profile, llm), **(remote or {})}
     if sensevoice is not None:
         options["sensevoice"] = str(sensevoice)
     if another_call_below is not None:
@@ -502,6 +539,8 @@ def eval_run(
             "model's own, 0.99).",
         ),
     ] = None,
+    remote_timeout: RemoteTimeoutOption = None,
+    remote_model: RemoteModelOption = None,
     entry: Annotated[
         list[str] | None,
         typer.Option(
@@ -539,7 +578,8 @@ def eval_run(
 
             tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
             speech = SpeechCache(tts, out / "speech-cache")
-        understanding = _understanding_model(model, llm, sensevoice, another_call_below)
+        remote = _remote_options(model, remote_timeout, remote_model)
+        understanding = _understanding_model(model, llm, sensevoice, another_call_below, remote)
         summary = asyncio.run(
             run_samples(
                 samples,
@@ -553,7 +593,8 @@ def eval_run(
                 through_agent=through_agent,
             )
         )
-        report = build_report(out)
+        # every call failed: nothing to report, but the summary says so (exit 1, not 2)
+        report = build_report(out) if summary.ran or summary.done_before else None
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -561,7 +602,8 @@ def eval_run(
         f"{summary.ran} run now, {summary.done_before} done before, "
         f"{len(summary.errors)} failed (rerun to retry them)"
     )
-    console.print(f"report: {report}")
+    if report is not None:
+        console.print(f"report: {report}")
     raise typer.Exit(1 if summary.errors else 0)
 
 
@@ -610,6 +652,8 @@ def eval_sweep(
     llm: LlmOption = LlmSize.small,
     asr_bias: AsrBiasOption = True,
     concurrency: ConcurrencyOption = 1,
+    remote_timeout: RemoteTimeoutOption = None,
+    remote_model: RemoteModelOption = None,
 ) -> None:
     """Accuracy of a spoken suite against noise (SNR) and speed, typed as the reference line:
     one run folder per condition (resumable), a table, sweep.md and sweep.png.
@@ -620,7 +664,8 @@ def eval_sweep(
     from voice_agent.evals._sweep import run_sweep, write_sweep_report
 
     try:
-        understanding = _understanding_model(model, llm)
+        remote = _remote_options(model, remote_timeout, remote_model)
+        understanding = _understanding_model(model, llm, remote=remote)
         from voice_agent.models.tts import EspeakTTS, PiperTTS
 
         tts = PiperTTS() if voice is Voice.piper else EspeakTTS()
@@ -737,14 +782,17 @@ def _profile(
     llm: LlmSize = LlmSize.small,
     sensevoice: Path | None = None,
     audio_events: bool | None = None,
+    remote: dict[str, Any] | None = None,
 ) -> Any:
-    """The profile object for the command line's options (GPU options only for ``gpu``)."""
+    """The profile object for the command line's options (GPU options only for ``gpu``;
+    ``remote`` from :func:`_remote_options`)."""
     from voice_agent.models.profiles import load_profile
 
     gpu_text_llm = name == "gpu" and sensevoice is not None and funaudiochat is None
-    options: dict[str, str | bool] = dict(
-        _llm_options("cpu-default" if gpu_text_llm else name, llm)
-    )
+    options: dict[str, Any] = {
+        **_llm_options("cpu-default" if gpu_text_llm else name, llm),
+        **(remote or {}),
+    }
     if audio_events is not None:
         if name not in ("cpu-default", "cpu-multilingual"):
             raise ConfigError("--audio-events goes with cpu-default or cpu-multilingual")
@@ -852,6 +900,8 @@ def run_turn(
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
     audio_events: AudioEventsOption = None,
+    remote_timeout: RemoteTimeoutOption = None,
+    remote_model: RemoteModelOption = None,
 ) -> None:
     """Answer one spoken request: hear it, run the right tool, speak a fitting reply.
 
@@ -861,7 +911,10 @@ def run_turn(
 
     try:
         speech = load_audio(audio, strict=strict_audio)  # before the models: refused at once
-        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice, audio_events)
+        remote = _remote_options(profile, remote_timeout, remote_model)
+        models = _profile(
+            profile, funaudiochat, cosyvoice, device, llm, sensevoice, audio_events, remote
+        )
         agent = _agent(
             tools, base_url, models, db, interactive=False, speak=out is not None, asr_bias=asr_bias
         )
@@ -904,16 +957,22 @@ def chat(
     asr_bias: AsrBiasOption = True,
     sensevoice: SenseVoiceOption = None,
     audio_events: AudioEventsOption = None,
+    remote_timeout: RemoteTimeoutOption = None,
+    remote_model: RemoteModelOption = None,
 ) -> None:
     """A conversation: speak and listen (microphone and speaker, with barge-in), or type and
     read with --text. Confirmations are asked and answered either way."""
+    options = (profile, funaudiochat, cosyvoice, device, llm, sensevoice)
+
+    def models() -> Any:
+        remote = _remote_options(profile, remote_timeout, remote_model)
+        return _profile(*options, audio_events if not text else None, remote)
+
     if not text:
-        options = (profile, funaudiochat, cosyvoice, device, llm, sensevoice, audio_events)
-        _voice_chat(tools, options, db, base_url, asr_bias)
+        _voice_chat(tools, models, db, base_url, asr_bias)
         return
     try:
-        models = _profile(profile, funaudiochat, cosyvoice, device, llm, sensevoice)
-        agent = _agent(tools, base_url, models, db, interactive=True, speak=False)
+        agent = _agent(tools, base_url, models(), db, interactive=True, speak=False)
     except VoiceAgentError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -947,7 +1006,7 @@ def chat(
 
 def _voice_chat(
     tools: str,
-    profile: tuple[str, Path | None, Path | None, str, LlmSize, Path | None, bool | None],
+    profile: Callable[[], Any],
     db: Path | None,
     base_url: str | None,
     asr_bias: bool,
@@ -957,7 +1016,7 @@ def _voice_chat(
     try:
         microphone, speaker = SoundDeviceInput(), SoundDeviceOutput()
         agent = _agent(
-            tools, base_url, _profile(*profile), db, interactive=True, speak=True, asr_bias=asr_bias
+            tools, base_url, profile(), db, interactive=True, speak=True, asr_bias=asr_bias
         )
     except (AudioError, VoiceAgentError) as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
@@ -1018,6 +1077,8 @@ def serve(
     llm: LlmOption = LlmSize.small,
     sensevoice: SenseVoiceOption = None,
     audio_events: AudioEventsOption = None,
+    remote_timeout: RemoteTimeoutOption = None,
+    remote_model: RemoteModelOption = None,
 ) -> None:
     """Serve voice sessions over HTTP and WebSockets, with a browser console at /."""
     import uvicorn
@@ -1037,7 +1098,16 @@ def serve(
         settings.check()
         service = Service(
             tools=_registry(tools, base_url),
-            profile=_profile(profile, None, None, "cpu", llm, sensevoice, audio_events),
+            profile=_profile(
+                profile,
+                None,
+                None,
+                "cpu",
+                llm,
+                sensevoice,
+                audio_events,
+                _remote_options(profile, remote_timeout, remote_model),
+            ),
             store=HistoryStore(db),
             settings=settings,
         )

@@ -14,7 +14,7 @@ import numpy as np
 
 from voice_agent.audio import Audio, add_noise, change_speed, load_audio
 from voice_agent.errors import ConfigError
-from voice_agent.models import TextToSpeech
+from voice_agent.models import TextToSpeech, TTSInstruction
 
 __all__ = ["RECORDING_SUFFIXES", "Augmentation", "RecordedSpeech", "SpeechCache", "SpeechSource"]
 
@@ -60,21 +60,39 @@ class Augmentation:
 class SpeechCache:
     """Synthesize each query once; later runs (and resumed runs) read the WAV from disk.
 
+    A file is named by the key of everything that renders it: the voice's
+    :attr:`~voice_agent.models.TextToSpeech.fingerprint` (its model and config, espeak-ng's
+    version, our text-to-speakable code), the instruction it speaks with (speed, volume, …)
+    and the text. Change any of them and the audio is rendered anew; the old files stay
+    beside (remove the folder to reclaim them). An :class:`Augmentation` (noise, speed
+    change) is not part of the key: it is applied to the clean audio read from here, on
+    every run, so one cached file serves every condition of a sweep.
+
     Args:
         tts: the voice.
-        folder: where the WAV files live; the name of each is the SHA-256 of voice and text.
+        folder: where the WAV files live.
+        instruction: how the voice speaks the queries (default: as it speaks by default).
     """
 
-    def __init__(self, tts: TextToSpeech, folder: Path) -> None:
+    def __init__(
+        self, tts: TextToSpeech, folder: Path, instruction: TTSInstruction | None = None
+    ) -> None:
         self.tts, self.folder = tts, folder
+        self.instruction = instruction or TTSInstruction()
+        self.voice = tts.fingerprint
+        """The voice's fingerprint, read once: a run's keys stay the same while it runs."""
         folder.mkdir(parents=True, exist_ok=True)
         self.synthesized = 0
         self.reused = 0
 
+    def key(self, text: str) -> str:
+        """The cache key of ``text`` spoken by this voice with this instruction."""
+        parts = (self.tts.name, self.voice, repr(self.instruction), text)
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
     def path_for(self, text: str) -> Path:
         """Where the clean audio of ``text`` is (or will be) cached."""
-        key = hashlib.sha256(f"{self.tts.name}\0{text}".encode()).hexdigest()
-        return self.folder / f"{key[:32]}.wav"
+        return self.folder / f"{self.key(text)[:32]}.wav"
 
     async def speech(self, text: str, sample_id: str = "") -> Audio:
         """The clean spoken ``text`` at 16 kHz (``sample_id`` is not needed: the voice reads
@@ -83,7 +101,7 @@ class SpeechCache:
         if path.exists():
             self.reused += 1
             return load_audio(path)
-        chunks = [chunk.audio async for chunk in self.tts.synthesize(text)]
+        chunks = [c.audio async for c in self.tts.synthesize(text, self.instruction)]
         samples = [c.resampled(16_000).samples for c in chunks]
         audio = Audio(samples=np.concatenate(samples).astype(np.float32), sample_rate=16_000)
         # A name of its own: two samples in flight with the same text each write their own

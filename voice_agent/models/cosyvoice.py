@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from voice_agent.errors import ModelLoadError
+from voice_agent.models._fingerprint import combined, directory_fingerprint, file_fingerprint
 from voice_agent.models.cosyvoice3 import CosyVoice3TTS, instruct_text
 from voice_agent.models.cosyvoice3 import default_prompt as _default_prompt
 from voice_agent.models.cosyvoice3._tts import Say, spoken
@@ -108,6 +109,15 @@ class CosyVoiceTTS:
             else None
         )
         """The voice of a Fun-CosyVoice3 directory; None when the official package speaks."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Ours for a Fun-CosyVoice3 directory; else the official model's files and prompt."""
+        if self.ours is not None:
+            return self.ours.fingerprint
+        prompt = file_fingerprint(self.prompt_wav) if self.prompt_wav else "default prompt"
+        directory = directory_fingerprint(self.directory)
+        return combined(self.name, directory, prompt, str(self.stream))
 
     def _official(self) -> tuple[Say, int]:
         """The official model, loaded once (a CosyVoice2 directory, or the ``runtime`` given),

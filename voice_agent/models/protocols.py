@@ -323,6 +323,14 @@ class TextToSpeech(Protocol):
     name: str
     sample_rate: int
 
+    @property
+    def fingerprint(self) -> str:
+        """What renders this voice's speech, as a digest: it changes when the voice's model,
+        its config, the programs it runs or our code that makes text speakable change, so a
+        cache of synthesized speech keyed on it never serves audio rendered before the change
+        (see ``voice_agent.models._fingerprint``)."""
+        ...
+
     async def warm_up(self) -> None:
         """Load the voice now (otherwise on first use); nothing for a voice with nothing to
         load."""

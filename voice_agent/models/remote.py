@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from voice_agent.errors import BackendError
+from voice_agent.errors import BackendError, ConfigError
 from voice_agent.log import get_logger
 from voice_agent.models.protocols import TextModelCapabilities, UnderstandingRequest
 
@@ -43,17 +44,29 @@ def _tool_calls_text(tool_calls: list[dict[str, Any]]) -> str:
     return "".join(blocks)
 
 
+def _failure(error: httpx.HTTPError, timeout: float) -> str:
+    """What went wrong, for a person: httpx's timeouts carry no message of their own."""
+    if isinstance(error, httpx.TimeoutException) and not str(error):
+        return f"{type(error).__name__}: no answer within {timeout:g} s (--remote-timeout)"
+    return f"{type(error).__name__}: {error}"
+
+
 class OpenAICompatibleLLM:
     """Chat completions over HTTP, with tools, streaming, timeouts and retries.
 
     Args:
         base_url: the server root, e.g. ``http://127.0.0.1:8000/v1``.
-        model: the model name the server expects.
+        model: the model name the server expects (vLLM: its ``--served-model-name``; a
+            llama.cpp server answers to any).
         api_key: sent as a bearer token when given.
-        timeout: seconds for connect and for each read.
+        timeout: seconds for connect and for each read (a whole reply when not streamed:
+            raise it for a slow or busy server).
         retries: further attempts after a retryable failure (connection refused, timeout,
             429, 5xx), with exponential backoff and jitter.
         system: the system prompt (tools go in the ``tools`` field).
+
+    Raises:
+        ConfigError: a timeout that is not a number of seconds above 0, or an empty model name.
     """
 
     capabilities = TextModelCapabilities(streaming=True)
@@ -71,12 +84,20 @@ class OpenAICompatibleLLM:
         system: str | None = None,
         max_tokens: int = 384,
     ) -> None:
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ConfigError(f"the remote timeout must be seconds above 0, not {timeout:g}")
+        if not model.strip():
+            raise ConfigError("the remote model name is empty; give the name the server serves")
         self.base_url = base_url.rstrip("/")
         self.model, self.retries, self.backoff = model, retries, backoff
+        self.timeout = timeout
         self.system, self.max_tokens = system, max_tokens
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), headers=headers)
-        self.name = f"remote:{self.base_url}"
+        shown = "" if model == "default" else f" ({model})"
+        self.name = f"remote:{self.base_url}{shown}"
+        """Names the server and, when not ``default``, the model: two models served at one
+        URL are two models in a report."""
 
     async def warm_up(self, tools: Sequence[Mapping[str, Any]] = ()) -> None:
         """Nothing to load here: the server holds the model (and its own prompt cache)."""
@@ -120,7 +141,7 @@ class OpenAICompatibleLLM:
                     self._client.build_request("POST", url, json=body), stream=True
                 )
             except (httpx.ConnectError, httpx.TimeoutException, httpx.RemoteProtocolError) as e:
-                failure: str = f"{type(e).__name__}: {e}"
+                failure: str = _failure(e, self.timeout)
                 retryable = True
             else:
                 if response.status_code < 400:

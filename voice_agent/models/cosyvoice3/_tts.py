@@ -19,6 +19,7 @@ from voice_agent.audio import Audio, AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
 from voice_agent.models._chunks import numbered_chunks
+from voice_agent.models._fingerprint import combined, directory_fingerprint, file_fingerprint
 from voice_agent.models._language import text_language
 from voice_agent.models._threads import stream_from_thread
 from voice_agent.models._weights import cache_dir
@@ -99,6 +100,14 @@ class CosyVoice3TTS:
         self.model: CosyVoice3 | None = None
         """The loaded model (None until the first use or :meth:`load`)."""
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """The model directory's files (names, sizes, times), the voice prompt, seed and
+        streaming (the chunks are rendered apart)."""
+        prompt = file_fingerprint(self.prompt_wav) if self.prompt_wav else "default prompt"
+        directory = directory_fingerprint(self.directory)
+        return combined(self.name, directory, prompt, str(self.seed), str(self.stream))
 
     def load(self) -> CosyVoice3:
         """Load the model (and make the default speaker prompt) once."""

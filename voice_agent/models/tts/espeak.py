@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import sys
 from collections.abc import AsyncIterator
 
 from voice_agent.audio import Audio, AudioError, load_audio
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models import _text
+from voice_agent.models._fingerprint import code_fingerprint, combined, program_version
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
 
 __all__ = ["MANDARIN_PINYIN", "EspeakTTS", "english_for_espeak", "pinyin", "run_espeak"]
@@ -138,6 +141,17 @@ class EspeakTTS:
             )
         self.executable, self.voice = found, voice
         self.sample_rate = 22_050
+
+    @property
+    def fingerprint(self) -> str:
+        """The voice, espeak-ng's version and the code that makes text speakable (this module,
+        ``_text``)."""
+        return combined(
+            self.name,
+            self.voice,
+            program_version(self.executable),
+            code_fingerprint(sys.modules[__name__], _text),
+        )
 
     async def warm_up(self) -> None:
         """Nothing to load: the program starts per utterance in milliseconds."""

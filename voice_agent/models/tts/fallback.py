@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from voice_agent.audio import AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models._fingerprint import combined
 from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
 
 __all__ = ["FallbackTTS"]
@@ -25,6 +26,11 @@ class FallbackTTS:
         self.primary, self.fallback = primary, fallback
         self.name = f"{primary.name}|{fallback.name}"
         self.sample_rate = primary.sample_rate
+
+    @property
+    def fingerprint(self) -> str:
+        """Both voices': either may have spoken a cached text."""
+        return combined(self.primary.fingerprint, self.fallback.fingerprint)
 
     async def warm_up(self) -> None:
         """Warm both voices; a primary that cannot load is logged (its turns will fall back,

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 
 from voice_agent.log import get_logger
+from voice_agent.models._fingerprint import combined
 from voice_agent.models._language import text_language
 from voice_agent.models.protocols import AudioChunk, TextToSpeech, TTSInstruction
 
@@ -31,6 +32,12 @@ class LanguageTTS:
         self.voices, self.default = dict(voices), default
         self.name = "|".join([default.name, *(f"{k}:{v.name}" for k, v in self.voices.items())])
         self.sample_rate = default.sample_rate
+
+    @property
+    def fingerprint(self) -> str:
+        """Every voice's, with the language it speaks."""
+        voices = (f"{k}:{v.fingerprint}" for k, v in sorted(self.voices.items()))
+        return combined(self.default.fingerprint, *voices)
 
     async def warm_up(self) -> None:
         """Warm every voice (any of them may speak the first reply)."""

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 import shutil
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,9 +24,17 @@ import numpy as np
 from voice_agent.audio import Audio, AudioError
 from voice_agent.errors import ModelLoadError
 from voice_agent.log import get_logger
+from voice_agent.models import _text
+from voice_agent.models._fingerprint import (
+    code_fingerprint,
+    combined,
+    file_fingerprint,
+    program_version,
+)
 from voice_agent.models._text import sentences
 from voice_agent.models._weights import PackagedFile, packaged_path
 from voice_agent.models.protocols import AudioChunk, TTSInstruction
+from voice_agent.models.tts import espeak as _espeak
 from voice_agent.models.tts.espeak import english_for_espeak, run_espeak
 
 __all__ = ["JOE_MEDIUM", "PiperTTS"]
@@ -77,6 +86,22 @@ class PiperTTS:
         self.threads = threads
         self._session: Any = None
         self._lock = threading.Lock()
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The model's and its config's bytes, espeak-ng's version (it makes the phonemes) and
+        the code between the text and the model (this module, the espeak-ng text rules,
+        ``_text``'s sentences); worked out once (the model is read whole, ~60 MB)."""
+        if self._fingerprint is None:
+            self._fingerprint = combined(
+                self.name,
+                file_fingerprint(self.model_path),
+                file_fingerprint(self.model_path.with_suffix(".onnx.json")),
+                program_version(self.espeak),
+                code_fingerprint(sys.modules[__name__], _espeak, _text),
+            )
+        return self._fingerprint
 
     def load(self) -> None:
         """Create the onnxruntime session now (otherwise on first use)."""
