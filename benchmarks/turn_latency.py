@@ -69,6 +69,7 @@ class GrammarFirstLLM(LlamaCppLLM):
         grammar: Any,
         on_token: Callable[[str], None],
         stopped: Callable[[], bool],
+        avoid: Any = None,  # the previous release took no value back
     ) -> str:
         pieces: list[str] = []
         completion = self._llm.create_completion(
@@ -188,7 +189,9 @@ async def stage_by_stage(profile: Profile, spoken: list[Audio]) -> dict[str, lis
 
 def grammar_first_profile() -> Profile:
     default = load_profile("cpu-default")
-    understanding = CascadeUnderstanding(WhisperASR(), GrammarFirstLLM(), ProsodyEmotion())
+    understanding = CascadeUnderstanding(
+        WhisperASR(beam_size=1), GrammarFirstLLM(), ProsodyEmotion()
+    )
     return Profile(name="grammar-first", understanding=understanding, tts=default.tts)
 
 
