@@ -108,6 +108,15 @@ async def test_fallback_voice_speaks_when_the_primary_cannot(
         # no minus, or not a variable a: as written
         ("from 2-5, COVID-19, call 555-1234", "from 2-5, COVID-19, call 555-1234"),
         ("Paris - the capital, a well-known e-mail", "Paris - the capital, a well-known e-mail"),
+        (
+            "within $300,000 to $400,000",
+            "within three hundred thousand dollars to four hundred thousand dollars",
+        ),
+        (
+            "revenues of $1.2M and $50",
+            "revenues of one point two million dollars and fifty dollars",
+        ),
+        ("$5.50, €3 billion", "five dollars and fifty cents, three billion euros"),
     ],
 )
 def test_english_for_espeak_says_minus_powers_and_the_letter_a(written: str, given: str) -> None:

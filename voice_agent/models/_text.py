@@ -122,6 +122,35 @@ def _money(match: re.Match[str]) -> str:
     return ("minus " if match["sign"] else "") + words
 
 
+_MONEY = re.compile(
+    r"(?<![\w.])(?P<sign>-)?(?P<cur>[$€£])(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
+    r"(?:(?P<mag>[KMB])\b|\s?(?P<word>thousand|million|billion)\b)?"
+)
+_MAGNITUDES = {"K": "thousand", "M": "million", "B": "billion"}
+
+
+def _amount(match: re.Match[str]) -> str:
+    magnitude = _MAGNITUDES.get(match["mag"] or "", match["word"] or "")
+    if not magnitude:
+        return _money(match)
+    words = _cardinal(int(match["int"].replace(",", "")))
+    if match["frac"]:
+        words += " point " + _digit_by_digit(match["frac"])
+    unit = _CURRENCIES[match["cur"]][0]
+    return ("minus " if match["sign"] else "") + f"{words} {magnitude} {unit}s"
+
+
+def money_words(text: str) -> str:
+    """Amounts of money as said: ``$300,000`` → "three hundred thousand dollars", ``$1.2M``
+    → "one point two million dollars"; everything else as written.
+
+    espeak-ng (and so Piper, which reads its phonemes) says the sign first: "dollar three
+    hundred thousand", and Whisper then wrote "dollar 1 point 2" and "$1.50" for ``$50``
+    (BFCL ``multiple_12``, ``multiple_39``).
+    """
+    return _MONEY.sub(_amount, text)
+
+
 def _spoken(match: re.Match[str]) -> str:
     if match["cur"] and not (match["ord"] or match["pct"]):
         return _money(match)

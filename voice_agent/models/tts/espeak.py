@@ -69,10 +69,12 @@ def english_for_espeak(text: str) -> str:
     ``simple_python_3``, ``_5``); ``x^2`` it reads "x two", ``{'math':90}`` "math colon
     ninety" (the model then made "colon" a key, ``multiple_9``). So a minus and a power become
     words, a mapping's keys are said without their quotes, colons and brackets, and that ``a``
-    the letter's name in espeak-ng's phoneme brackets. Everything else is left
+    the letter's name in espeak-ng's phoneme brackets; an amount of money is said in words
+    (:func:`money_words`: espeak-ng says the sign first). Everything else is left
     to espeak-ng, which reads digits, units and punctuation itself.
     """
     text = _BRACKETS.sub("", _KEY_COLON.sub(lambda m: f"{m[1]} " if m[1] else " ", text))
+    text = _text.money_words(text)
     text = _UNARY_MINUS.sub("minus ", text)
     text = _BINARY_MINUS.sub(" minus ", text)  # before the powers: "x^2 - 1" ends in a digit
     text = _POWER.sub(lambda m: " " + _POWER_WORDS.get(m[1], f"to the power of {m[1]}"), text)
