@@ -110,9 +110,9 @@ def _last_logits(llm: Any) -> np.ndarray:
     return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))
 
 
-Avoid = Callable[[str], str | None]
-"""Given a reply that ends on a whole call, the JSON literal of a value in its last call that
-must not stay (``"water the plants"``), or None when the call may stand."""
+Avoid = Callable[[dict[str, Any]], str | None]
+"""Given a call the model has just written whole (the parsed JSON object), the JSON literal of
+a value in it that must not stay (``"water the plants"``), or None when the call may stand."""
 
 MAX_REVISIONS = 3
 """The most values one completion is taken back and decoded again for."""
@@ -226,10 +226,10 @@ class _Decoder:
         text = self.text
         line = text[text.rfind("\n") + 1 :]
         try:
-            json.loads(line)
+            call = json.loads(line)
         except json.JSONDecodeError:
             return False
-        value = self.avoid(text)
+        value = self.avoid(call) if isinstance(call, dict) else None
         where = line.rfind(value) if value else -1
         if value is None or where < 0:
             return False

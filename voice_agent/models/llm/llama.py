@@ -454,17 +454,13 @@ class LlamaCppLLM:
 
 
 def _avoid(unwanted: Callable[[str, Mapping[str, Any]], str | None] | None) -> Avoid | None:
-    """The decoder's check of a reply's last call, from the caller's check of a call
+    """The decoder's check of a whole call, from the caller's check of a call
     (``UnderstandingRequest.unwanted``): the JSON text of the value to write again."""
     if unwanted is None:
         return None
 
-    def avoid(reply: str) -> str | None:
-        try:
-            call = json.loads(reply[reply.rfind("\n") + 1 :])
-        except json.JSONDecodeError:
-            return None
-        arguments = call.get("arguments") if isinstance(call, dict) else None
+    def avoid(call: dict[str, Any]) -> str | None:
+        arguments = call.get("arguments")
         if not isinstance(arguments, dict):
             return None
         key = unwanted(str(call.get("name")), arguments)
